@@ -1,0 +1,1 @@
+"""Small Gymnasium games of the example project (the Godot game lives in ../godot)."""

@@ -1,0 +1,80 @@
+extends "res://addons/rlplaytest/agent_controller.gd"
+# A fast kinematic runner under gravity that explores the bug-repro arena.
+#   action "move" (continuous, 2): desired velocity on x and z (x SPEED m/s).
+#   obs (10): position (/20), height (/5), velocity (/SPEED, vertical /10), 4 wall rays (/RAY)...
+#   reward: +0.05 for each new 2 m cell visited in the episode (exploration), +10 when the
+#   character falls out of the world (event "out_of_world", which ends the episode).
+
+const Build = preload("res://scripts/build.gd")
+const SPEED := 8.0
+const GRAVITY := 20.0
+const RAY := 10.0
+const RADIUS := 0.4
+const OUT_OF_WORLD_Y := -5.0
+
+var body: KinematicBody
+var rays := []
+var move := Vector2()
+var velocity := Vector3()
+var visited := {}
+
+
+func _init() -> void:
+	max_steps = 400
+
+
+func _ready() -> void:
+	body = KinematicBody.new()
+	body.collision_layer = 2
+	body.collision_mask = 1
+	var shape = CollisionShape.new()
+	var sphere = SphereShape.new()
+	sphere.radius = RADIUS
+	shape.shape = sphere
+	body.add_child(shape)
+	add_child(body)
+	rays = Build.ray_ring(body, 4, RAY, 1)
+
+
+func reset_game() -> void:
+	body.global_transform = Transform(Basis(), Vector3(rng.randf_range(-17, 17), RADIUS, rng.randf_range(-17, 17)))
+	move = Vector2()
+	velocity = Vector3()
+	visited = {}
+
+
+func get_action_space() -> Dictionary:
+	return {"move": {"size": 2, "action_type": "continuous"}}
+
+
+func set_action(action) -> void:
+	move = Vector2(clamp(action["move"][0], -1.0, 1.0), clamp(action["move"][1], -1.0, 1.0))
+
+
+func get_obs() -> Dictionary:
+	var p = body.global_transform.origin
+	var obs = [p.x / 20.0, p.z / 20.0, p.y / 5.0, velocity.x / SPEED, velocity.y / 10.0, velocity.z / SPEED]
+	obs += Build.ray_distances(rays, RAY)
+	return {"obs": obs}
+
+
+func get_position():
+	return body.global_transform.origin
+
+
+func _physics_process(delta: float) -> void:
+	if done or body == null:
+		return
+	velocity.x = move.x * SPEED
+	velocity.z = move.y * SPEED
+	velocity.y -= GRAVITY * delta
+	velocity = body.move_and_slide(velocity, Vector3.UP)
+	var p = body.global_transform.origin
+	var cell = Vector2(floor(p.x / 2.0), floor(p.z / 2.0))
+	if p.y > -0.5 and not visited.has(cell):
+		visited[cell] = true
+		add_reward(0.05)
+	if p.y < OUT_OF_WORLD_Y:
+		add_event("out_of_world")
+		add_reward(10.0)
+		end_episode(true)

@@ -1,0 +1,120 @@
+"""The one small interface every engine implements.
+
+An *engine* is whatever runs the game: a Gymnasium environment in this process, a headless Godot
+process speaking the Godot RL Agents wire protocol, or a SpacetimeDB server reached over WebSockets.
+The plugin only ever talks to engines through :class:`Engine`:
+
+1. ``Engine.start()`` boots or connects (launch a process, open sockets). May raise
+   :class:`EngineUnavailable` when a binary is missing: the plugin turns that into a skip (or a
+   failure under ``--rl-require-engines``).
+2. ``Engine.make_vec_env(n_envs, seed)`` exposes the game as a Stable-Baselines3 ``VecEnv``; one
+   "env" is one agent. ``Engine.make_env(seed)`` gives a single-agent Gymnasium ``Env``.
+3. Per-step engine telemetry travels in each step's ``info`` dict (see :mod:`.telemetry` for the
+   key contract, e.g. ``frame_ms`` and ``events``).
+4. ``Engine.close()`` tears everything down and must be idempotent and safe after a failed start.
+
+Engines are chosen by the ``env=`` argument of the ``rl_scenario`` marker: see :mod:`.registry`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
+
+if TYPE_CHECKING:
+    import gymnasium as gym
+    from stable_baselines3.common.vec_env import VecEnv
+
+
+class EngineError(RuntimeError):
+    """The engine misbehaved: crashed, hung, or sent something that breaks its contract."""
+
+
+class EngineUnavailable(EngineError):
+    """The engine cannot run on this machine (binary missing). ``hint`` says how to get it."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(f"{message}{' ' + hint if hint else ''}")
+        self.hint = hint
+
+
+def skip_or_fail_unavailable(settings: Any, scheme: str, exc: EngineUnavailable) -> NoReturn:
+    """Skip the current test for a missing engine, or fail it when ``--rl-require-engines``
+    names that engine (or all engines)."""
+    import pytest
+
+    if settings is not None and settings.engine_required(scheme):
+        pytest.fail(f"{exc} (--rl-require-engines requires the {scheme} engine, so a missing one fails)",
+                    pytrace=False)
+    pytest.skip(str(exc))
+
+
+@dataclass(frozen=True)
+class EngineContext:
+    """What an engine gets from the plugin when it is created.
+
+    Attributes:
+        artifacts_dir: the test's artifact folder; engines put their logs here.
+        seed: the scenario's seed (engines pass it on, e.g. Godot's ``--env_seed``).
+        options: engine-specific marker arguments (e.g. ``scene``, ``agents`` for Godot).
+        settings: plugin-wide settings (``rlplaytest.settings.Settings``), for engine options
+            such as ``godot_bin`` or timeouts.
+        nodeid: the pytest node id, used in error messages.
+    """
+
+    artifacts_dir: Path
+    seed: int
+    options: Mapping[str, Any] = field(default_factory=dict)
+    settings: Any = None
+    nodeid: str = ""
+
+
+class Engine(abc.ABC):
+    """Boots a game and exposes it as Gymnasium / SB3 environments.
+
+    Subclasses declare the engine-specific marker arguments they accept in ``OPTIONS`` (name ->
+    help) so an unknown marker argument can be rejected with a clear error before anything starts.
+    """
+
+    #: the scheme used in ``env="<scheme>:..."`` (``gym`` is the default and needs no prefix)
+    scheme: ClassVar[str] = ""
+    #: engine-specific ``rl_scenario`` arguments this engine accepts, with a one-line help each
+    OPTIONS: ClassVar[Mapping[str, str]] = {}
+
+    def __init__(self, target: Any, context: EngineContext) -> None:
+        self.target = target
+        self.context = context
+
+    # -- lifecycle ------------------------------------------------------------------------
+    @abc.abstractmethod
+    def start(self) -> None:
+        """Boot or connect. Raise :class:`EngineUnavailable` when the engine cannot run here."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Tear down everything started; idempotent; never raises for an already-dead engine."""
+
+    def __enter__(self) -> Engine:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- environments ---------------------------------------------------------------------
+    @abc.abstractmethod
+    def make_vec_env(self, n_envs: int | None = None, seed: int | None = None) -> VecEnv:
+        """The game as an SB3 ``VecEnv``; ``n_envs=None`` means the engine's natural count
+        (Godot: the agents in one instance; Gymnasium: 1)."""
+
+    @abc.abstractmethod
+    def make_env(self, seed: int | None = None) -> gym.Env[Any, Any]:
+        """The game as a single-agent Gymnasium ``Env``."""
+
+    # -- identity -------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """What identifies the game build and engine version, for baselines and replay bundles."""
+        return {"engine": self.scheme or type(self).__name__}

@@ -1,0 +1,286 @@
+"""The Godot RL Agents wire protocol, spoken defensively.
+
+Framing: a u32 little-endian byte length, then ASCII JSON. Python listens on 127.0.0.1 (an OS-assigned
+port, bound *before* the game is launched); the game connects as a client.
+
+Every receive has a deadline (the ``engine_timeout`` setting, 30 s by default) and watches the game
+process in short slices, so if the game dies the pending call fails within about a second with
+:class:`GodotCrashed` (naming the exit code or the signal, e.g. SIGKILL, and showing the game's last
+output lines) instead of waiting forever. A silent game fails with :class:`GodotTimeout`.
+
+Numbers: we send with ``allow_nan=False``. Godot prints NaN/inf as bare ``nan``/``inf`` tokens, which
+are not JSON; they are rejected with the exact place they occurred (e.g. ``obs[3]["obs"][5]``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import socket
+import struct
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..base import EngineError
+
+#: protocol version sent in the handshake (what godot-rl 0.8 speaks)
+MAJOR_VERSION = "0"
+MINOR_VERSION = "7"
+#: how often a waiting receive checks whether the game process is still alive
+POLL_SLICE_S = 0.2
+#: largest message accepted (a sanity bound against garbage lengths)
+MAX_MESSAGE_BYTES = 512 * 1024 * 1024
+
+
+class GodotCrashed(EngineError):
+    """The game process exited or closed the connection while the driver needed it."""
+
+
+class GodotTimeout(EngineError):
+    """The game stayed silent longer than the engine timeout."""
+
+
+class ProtocolError(EngineError):
+    """The game sent something that breaks the wire protocol (bad JSON, NaN, wrong reply type, ...)."""
+
+
+class GodotScriptError(EngineError):
+    """The game printed ``SCRIPT ERROR`` (a GDScript runtime error)."""
+
+
+_NONFINITE_TOKEN = re.compile(r'(?<![\w."])(-?(?:nan|inf|NaN|Infinity|-Infinity|infinity))(?![\w"])')
+_SENTINEL = "\x00rlplaytest-nonfinite:"
+
+
+class _NonFinite(ValueError):
+    pass
+
+
+def _reject_constant(token: str) -> Any:
+    raise _NonFinite(token)
+
+
+def _find_sentinels(value: Any, path: str, found: list[str]) -> None:
+    if isinstance(value, str):
+        if value.startswith(_SENTINEL):
+            found.append(f"{path} = {value[len(_SENTINEL):]}")
+    elif isinstance(value, dict):
+        for key, sub in value.items():
+            _find_sentinels(sub, f"{path}[{key!r}]", found)
+    elif isinstance(value, list):
+        for i, sub in enumerate(value):
+            _find_sentinels(sub, f"{path}[{i}]", found)
+
+
+def parse_message(data: bytes, what: str) -> dict[str, Any]:
+    """Decode one message body into a dict.
+
+    Raises:
+        ProtocolError: not UTF-8, not JSON, not an object, or holding NaN/inf (with its location).
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(f"{what}: the game sent bytes that are not UTF-8 text ({exc})") from None
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except (json.JSONDecodeError, _NonFinite) as exc:
+        substituted = _NONFINITE_TOKEN.sub(lambda m: json.dumps(_SENTINEL + m.group(1)), text)
+        found: list[str] = []
+        try:
+            _find_sentinels(json.loads(substituted, parse_constant=lambda t: _SENTINEL + t), "", found)
+        except json.JSONDecodeError:
+            pass
+        if found:
+            shown = ", ".join(f"message{p}" for p in found[:5])
+            more = f" (and {len(found) - 5} more)" if len(found) > 5 else ""
+            raise ProtocolError(
+                f"{what}: the game sent a non-finite number: {shown}{more}. Godot writes NaN/inf as bare "
+                "nan/inf, which is not JSON; fix the game so it sends finite numbers "
+                "(check for division by zero or an uninitialised value)."
+            ) from None
+        if isinstance(exc, json.JSONDecodeError):
+            lo = max(0, exc.pos - 40)
+            raise ProtocolError(
+                f"{what}: the game sent invalid JSON ({exc.msg} at character {exc.pos}: "
+                f"...{text[lo:exc.pos + 40]!r}...)"
+            ) from None
+        raise ProtocolError(f"{what}: the game sent a non-finite number ({exc})") from None
+    if not isinstance(value, dict):
+        raise ProtocolError(f"{what}: the game sent a JSON {type(value).__name__}, not an object")
+    return value
+
+
+def encode_message(message: dict[str, Any]) -> bytes:
+    """Frame ``message``: u32 LE length + ASCII JSON.
+
+    Raises:
+        EngineError: the message holds NaN/inf (e.g. a policy produced NaN actions).
+    """
+    try:
+        body = json.dumps(message, allow_nan=False, separators=(",", ":")).encode("ascii")
+    except ValueError as exc:
+        raise EngineError(
+            f"refusing to send a {message.get('type')!r} message holding NaN/inf ({exc}); the policy or the "
+            "test produced non-finite actions"
+        ) from None
+    return struct.pack("<I", len(body)) + body
+
+
+class Listener:
+    """A TCP server socket on 127.0.0.1 with an OS-assigned port, opened before the game starts."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind((host, 0))
+        self.sock.listen(1)
+        self.port: int = self.sock.getsockname()[1]
+
+    def accept(self, timeout: float, alive: Callable[[], bool], failure: Callable[[str], EngineError],
+               what: str = "connect") -> socket.socket:
+        """Wait for the game to connect, checking ``alive()`` between short slices.
+
+        Args:
+            timeout: seconds before :class:`GodotTimeout`.
+            alive: returns False once the game process has exited.
+            failure: builds the exception for a game that exited (adds exit status and output).
+        """
+        deadline = time.monotonic() + timeout
+        self.sock.settimeout(POLL_SLICE_S)
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                return conn
+            except TimeoutError:
+                pass
+            if not alive():
+                raise failure(f"the game exited before connecting to the driver on port {self.port}")
+            if time.monotonic() >= deadline:
+                raise GodotTimeout(
+                    f"the game did not connect to the driver on 127.0.0.1:{self.port} within {timeout:g} s. "
+                    "Does the scene contain the sync node (addons/rlplaytest/sync.gd, install it with "
+                    "`rlplaytest install-godot-addon PROJECT`, or the Godot RL Agents Sync node)? "
+                    "Raise the limit with --rl-engine-timeout or timeout= in the marker if the game "
+                    "boots slowly."
+                )
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:  # pragma: no cover
+            pass
+
+
+class Connection:
+    """One game's connection: framed JSON messages with deadlines and crash detection.
+
+    Args:
+        sock: the accepted socket.
+        timeout: seconds a reply may take.
+        alive: returns False once the game process has exited.
+        failure: builds the :class:`GodotCrashed` for a dead game (exit status, last output).
+        label: names the game in messages.
+    """
+
+    def __init__(self, sock: socket.socket, timeout: float, alive: Callable[[], bool],
+                 failure: Callable[[str], EngineError], label: str = "the game") -> None:
+        self.sock = sock
+        self.timeout = timeout
+        self.alive = alive
+        self.failure = failure
+        self.label = label
+        self._buf = bytearray()
+        self.sock.settimeout(POLL_SLICE_S)
+        self.closed = False
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Send one message (``allow_nan=False``), watching the game while the socket is full."""
+        view = memoryview(encode_message(message))
+        deadline = time.monotonic() + self.timeout
+        while view:
+            try:
+                sent = self.sock.send(view)
+            except TimeoutError:
+                if not self.alive():
+                    raise self.failure(f"the game exited while the driver sent {message.get('type')!r}") from None
+                if time.monotonic() >= deadline:
+                    raise GodotTimeout(f"{self.label} has not read its {message.get('type')!r} message for "
+                                       f"{self.timeout:g} s (it hangs)") from None
+                continue
+            except OSError as exc:
+                raise self.failure(f"sending {message.get('type')!r} failed: {exc}") from None
+            view = view[sent:]
+
+    def _fill(self, n: int, deadline: float, what: str) -> None:
+        while len(self._buf) < n:
+            try:
+                chunk = self.sock.recv(max(65536, n - len(self._buf)))
+            except TimeoutError:
+                if not self.alive():
+                    raise self.failure(f"the game exited while the driver waited for its {what}") from None
+                if time.monotonic() >= deadline:
+                    raise GodotTimeout(
+                        f"{self.label} sent nothing for {self.timeout:g} s while the driver waited for its "
+                        f"{what} (it hangs, or is very slow). Raise the limit with --rl-engine-timeout "
+                        "or timeout= in the marker if the game legitimately needs longer."
+                    ) from None
+                continue
+            except (ConnectionResetError, OSError) as exc:
+                raise self.failure(f"the connection broke while the driver waited for its {what} ({exc})") from None
+            if not chunk:
+                raise self.failure(f"the game closed the connection while the driver waited for its {what}")
+            self._buf += chunk
+
+    def recv(self, what: str) -> dict[str, Any]:
+        """Receive one message; ``what`` (e.g. ``"step reply"``) is used in error messages."""
+        deadline = time.monotonic() + self.timeout
+        self._fill(4, deadline, what)
+        (length,) = struct.unpack_from("<I", self._buf, 0)
+        if length > MAX_MESSAGE_BYTES:
+            raise ProtocolError(f"{what}: the game announced a {length}-byte message; the stream is corrupt")
+        self._fill(4 + length, deadline, what)
+        body = bytes(self._buf[4:4 + length])
+        del self._buf[:4 + length]
+        return parse_message(body, what)
+
+    def request(self, message: dict[str, Any], expect: str, what: str) -> dict[str, Any]:
+        """Send ``message`` and return the reply of type ``expect``."""
+        self.send(message)
+        return self.expect(expect, what)
+
+    def expect(self, expect: str, what: str) -> dict[str, Any]:
+        """Receive the next message and check its type (a stray ``handshake`` echo is skipped)."""
+        while True:
+            reply = self.recv(what)
+            kind = reply.get("type")
+            if kind == expect:
+                return reply
+            if kind == "handshake":
+                continue
+            if kind == "error":
+                raise ProtocolError(f"{what}: the game reported an error: {reply.get('message')!r}")
+            raise ProtocolError(f"{what}: expected a message of type {expect!r}, the game sent type {kind!r} "
+                                f"(keys {sorted(reply)})")
+
+    def close(self) -> None:
+        """Close the socket (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.sock.close()
+        except OSError:  # pragma: no cover
+            pass
+
+
+def handshake_message() -> dict[str, Any]:
+    """The handshake (the game does not answer it)."""
+    return {"type": "handshake", "major_version": MAJOR_VERSION, "minor_version": MINOR_VERSION}
+
+
+def is_finite_number(value: Any) -> bool:
+    """True for int/float values that are finite (bools excluded)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

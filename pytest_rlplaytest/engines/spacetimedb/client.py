@@ -1,0 +1,440 @@
+"""An asyncio client for SpacetimeDB's ``v1.json.spacetimedb`` WebSocket protocol.
+
+Usage (from a pytest-asyncio test or any coroutine)::
+
+    client = await SpacetimeClient.connect("http://127.0.0.1:3000", "blackholio", schemas=BLACKHOLIO.schemas)
+    await client.subscribe(["SELECT * FROM player", "SELECT * FROM entity"])
+    await client.call_reducer("enter_game", "bot")        # raises ReducerError with the server's message
+    print(client.cache.rows("player"))
+    await client.close()
+
+A background task keeps receiving (the server pings every 15 s and drops a client idle for 30 s),
+applies every table update to :attr:`SpacetimeClient.cache`, and resolves pending requests. When the
+connection drops, every pending call fails at once with :class:`ConnectionLost`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import itertools
+import logging
+import os
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from ..base import EngineError
+from . import codec
+from .cache import TableCache
+from .codec import (
+    IdentityToken,
+    InitialSubscription,
+    OneOffQueryResponse,
+    ProtocolError,
+    ServerMessage,
+    SubscribeMultiApplied,
+    SubscriptionError,
+    TableSchema,
+    TransactionUpdate,
+    TransactionUpdateLight,
+)
+
+log = logging.getLogger(__name__)
+
+
+class SpacetimeClientError(EngineError):
+    """Base class of the client's errors."""
+
+
+class ConnectionLost(SpacetimeClientError):
+    """The WebSocket closed (server crash, network drop) while a request was pending."""
+
+
+class ReducerError(SpacetimeClientError):
+    """A reducer call failed on the server; ``server_message`` is the module's error text."""
+
+    def __init__(self, reducer: str, server_message: str, status: str = "failed") -> None:
+        super().__init__(f"reducer {reducer!r} failed on the server: {server_message}")
+        self.reducer = reducer
+        self.server_message = server_message
+        self.status = status
+
+
+class SubscriptionFailed(SpacetimeClientError):
+    """The server rejected a subscription (``SubscriptionError``)."""
+
+
+class QueryError(SpacetimeClientError):
+    """A one-off SQL query failed on the server."""
+
+
+class RequestTimeout(SpacetimeClientError):
+    """The server did not answer a request in time."""
+
+
+@dataclass
+class _Pending:
+    future: asyncio.Future[Any]
+    what: str
+    reducer: str | None = None
+
+
+def websocket_url(base_url: str, database: str) -> str:
+    """``http://host:port`` + db -> ``ws://host:port/v1/database/{db}/subscribe`` (https -> wss)."""
+    parts = urlsplit(base_url if "://" in base_url else "http://" + base_url)
+    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
+    if scheme is None:
+        raise ValueError(f"SpacetimeDB URL {base_url!r} should start with http://, https://, ws:// or wss://")
+    path = parts.path.rstrip("/") + f"/v1/database/{quote(database, safe='')}/subscribe"
+    return urlunsplit((scheme, parts.netloc, path, "", ""))
+
+
+class SpacetimeClient:
+    """One WebSocket connection (one identity) to one database.
+
+    Create with :meth:`connect`. All methods must be awaited on the loop that connected.
+    """
+
+    def __init__(self, ws: Any, url: str, database: str, cache: TableCache, timeout: float) -> None:
+        self._ws = ws
+        self.url = url
+        self.database = database
+        self.cache = cache
+        self.timeout = timeout
+        self.identity: str = ""
+        self.token: str = ""
+        self.connection_id: Any = None
+        self._ids = itertools.count(1)
+        self._pending: dict[tuple[str, Any], _Pending] = {}
+        self._closed_error: EngineError | None = None
+        self._closing = False
+        self._identity_future: asyncio.Future[IdentityToken] = asyncio.get_running_loop().create_future()
+        self._recv_task: asyncio.Task[None] | None = None
+        self._tx_waiters: list[tuple[str | None, int, asyncio.Future[None]]] = []
+        #: transactions applied (committed updates received, own or others', light or full)
+        self.transactions = 0
+        self._listeners: list[Callable[[ServerMessage, set[str]], None]] = []
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    @classmethod
+    async def connect(cls, url: str, database: str, token: str | None = None, *,
+                      schemas: Iterable[TableSchema] = (), timeout: float = 30.0) -> SpacetimeClient:
+        """Open the WebSocket and wait for the ``IdentityToken``.
+
+        Args:
+            url: the server's base URL (``http://127.0.0.1:3000``).
+            database: the database name or identity.
+            token: a token from ``POST /v1/identity`` (None: the server makes an anonymous identity).
+            schemas: table schemas for decoding positional rows.
+            timeout: seconds for connecting and for every request.
+
+        Raises:
+            ConnectionLost: when the server cannot be reached or closes before identifying us.
+        """
+        from websockets.asyncio.client import connect as ws_connect
+
+        ws_url = websocket_url(url, database)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        extra: dict[str, Any] = {}
+        if "proxy" in inspect.signature(ws_connect.__init__).parameters:
+            extra["proxy"] = None  # websockets >= 15 honours HTTP(S)_PROXY otherwise, even for loopback
+        try:
+            ws = await asyncio.wait_for(
+                ws_connect(ws_url, subprotocols=[codec.SUBPROTOCOL],  # type: ignore[list-item]
+                           additional_headers=headers, max_size=None, open_timeout=timeout,
+                           ping_interval=20, ping_timeout=timeout, **extra),
+                timeout + 1,
+            )
+        except (OSError, asyncio.TimeoutError) as exc:
+            raise ConnectionLost(f"cannot connect to SpacetimeDB at {ws_url}: {exc!r}; is the server running "
+                                 "and the database published?") from exc
+        except Exception as exc:  # websockets.InvalidStatus and friends
+            raise ConnectionLost(f"SpacetimeDB at {ws_url} refused the WebSocket: {exc}; check the database "
+                                 "name and the token") from exc
+        if ws.subprotocol != codec.SUBPROTOCOL:
+            await ws.close()
+            raise ProtocolError(f"the server at {ws_url} did not accept the {codec.SUBPROTOCOL} subprotocol "
+                                f"(it chose {ws.subprotocol!r})")
+        client = cls(ws, url, database, TableCache(schemas), timeout)
+        client._recv_task = asyncio.create_task(client._receive_loop(), name=f"spacetimedb-recv-{database}")
+        try:
+            ident = await asyncio.wait_for(asyncio.shield(client._identity_future), timeout)
+        except asyncio.TimeoutError:
+            await client.close()
+            raise RequestTimeout(f"{ws_url} sent no IdentityToken within {timeout:g} s") from None
+        except BaseException:
+            await client.close()
+            raise
+        client.identity, client.token, client.connection_id = ident.identity, ident.token, ident.connection_id
+        return client
+
+    async def close(self) -> None:
+        """Close the connection cleanly and stop the receive task (idempotent)."""
+        self._closing = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._ws.close(), 5)
+        task = self._recv_task
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._fail_all(ConnectionLost(f"the client closed its connection to {self.database!r}"))
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is gone (closed by us or dropped)."""
+        return self._closed_error is not None
+
+    async def __aenter__(self) -> SpacetimeClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- requests -------------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed_error is not None:
+            raise self._closed_error
+
+    async def _request(self, key: tuple[str, Any], frame: str, what: str, reducer: str | None = None,
+                       timeout: float | None = None) -> Any:
+        self._check_open()
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[key] = _Pending(fut, what, reducer)
+        try:
+            try:
+                await self._ws.send(frame)
+            except Exception as exc:
+                raise self._lost(f"while sending {what}", exc) from exc
+            limit = self.timeout if timeout is None else timeout
+            try:
+                return await asyncio.wait_for(fut, limit)
+            except asyncio.TimeoutError:
+                raise RequestTimeout(f"SpacetimeDB did not answer {what} within {limit:g} s "
+                                     f"(database {self.database!r}); raise --rl-engine-timeout if the "
+                                     "server is slow") from None
+        finally:
+            self._pending.pop(key, None)
+
+    async def subscribe(self, queries: Sequence[str]) -> InitialSubscription:
+        """Send ``Subscribe`` and wait for its ``InitialSubscription`` (applied to the cache).
+
+        Raises:
+            SubscriptionFailed: with the server's error text.
+        """
+        request_id = next(self._ids)
+        return await self._request(("sub", request_id), codec.encode_subscribe(queries, request_id),
+                                   f"Subscribe {list(queries)}")  # type: ignore[no-any-return]
+
+    async def subscribe_multi(self, queries: Sequence[str]) -> int:
+        """Send ``SubscribeMulti``; wait for ``SubscribeMultiApplied``; return its query id.
+
+        Raises:
+            SubscriptionFailed: with the server's error text.
+        """
+        request_id = next(self._ids)
+        query_id = next(self._ids)
+        await self._request(("sub", request_id),
+                            codec.encode_subscribe_multi(queries, request_id, query_id),
+                            f"SubscribeMulti {list(queries)}")
+        return query_id
+
+    async def call_reducer(self, reducer: str, *args: Any, timeout: float | None = None) -> TransactionUpdate:
+        """Call ``reducer(*args)`` and wait for its ``TransactionUpdate``.
+
+        Raises:
+            ReducerError: the reducer returned an error (``Failed``) or ran out of energy.
+            ConnectionLost: the connection dropped before the answer.
+            RequestTimeout: no answer in time.
+        """
+        request_id = next(self._ids)
+        frame = codec.encode_call_reducer(reducer, args, request_id)
+        update: TransactionUpdate = await self._request(("call", request_id), frame,
+                                                        f"the call of reducer {reducer!r}", reducer, timeout)
+        if update.status != "committed":
+            raise ReducerError(reducer, update.error or update.status, update.status)
+        return update
+
+    async def one_off_query(self, sql: str) -> dict[str, list[dict[str, Any]]]:
+        """Run a one-off SQL query; return decoded rows per table.
+
+        Raises:
+            QueryError: with the server's error text.
+        """
+        message_id = os.urandom(8).hex()
+        resp: OneOffQueryResponse = await self._request(
+            ("query", message_id), codec.encode_one_off_query(message_id, sql), f"OneOffQuery {sql!r}")
+        if resp.error:
+            raise QueryError(f"query {sql!r} failed on the server: {resp.error}")
+        return {t.table_name: [codec.decode_row(r, self.cache.schema(t.table_name), t.table_name) for r in t.rows]
+                for t in resp.tables}
+
+    # -- transaction clock ----------------------------------------------------------------------
+    def table_version(self, table: str | None = None) -> int:
+        """Transactions applied so far that touched ``table`` (None: any table)."""
+        return self.transactions if table is None else self.cache.table_versions.get(table, 0)
+
+    async def wait_for_transactions(self, count: int, table: str | None = None,
+                                    timeout: float | None = None, since: int | None = None) -> bool:
+        """Wait until ``count`` more transactions touching ``table`` have been applied.
+
+        Args:
+            count: how many transactions to wait for, counted from ``since`` (default: now).
+            table: only count updates touching this table (None: any update).
+            timeout: give up after this many seconds and return False (None: wait forever).
+            since: the :meth:`table_version` to count from.
+
+        Raises:
+            ConnectionLost: when the connection drops while waiting.
+        """
+        self._check_open()
+        start = self.table_version(table) if since is None else since
+        target = start + count
+        if self.table_version(table) >= target:
+            return True
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (table, target, fut)
+        self._tx_waiters.append(entry)
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            with contextlib.suppress(ValueError):
+                self._tx_waiters.remove(entry)
+
+    def add_listener(self, callback: Callable[[ServerMessage, set[str]], None]) -> None:
+        """Call ``callback(message, touched_tables)`` after every applied server message."""
+        self._listeners.append(callback)
+
+    # -- receiving ------------------------------------------------------------------------------
+    def _lost(self, when: str, exc: BaseException | None) -> ConnectionLost:
+        code = getattr(exc, "rcvd", None)
+        detail = f" (close code {code.code}: {code.reason or 'no reason'})" if code is not None else (
+            f" ({exc!r})" if exc is not None else "")
+        return ConnectionLost(f"the connection to SpacetimeDB database {self.database!r} at {self.url} was lost "
+                              f"{when}{detail}; the server crashed or dropped the client")
+
+    def _fail_all(self, error: EngineError) -> None:
+        if self._closed_error is None:
+            self._closed_error = error
+        for key, pending in list(self._pending.items()):
+            if not pending.future.done():
+                pending.future.set_exception(
+                    type(error)(f"{error} (while waiting for {pending.what})"))
+            self._pending.pop(key, None)
+        for _, _, fut in self._tx_waiters:
+            if not fut.done():
+                fut.set_exception(type(error)(str(error)))
+        if not self._identity_future.done():
+            self._identity_future.set_exception(type(error)(str(error)))
+
+    async def _receive_loop(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        error: EngineError | None = None
+        try:
+            async for frame in self._ws:
+                try:
+                    self._handle(codec.parse_server_message(frame))
+                except ProtocolError as exc:
+                    error = exc
+                    log.error("SpacetimeDB protocol violation: %s", exc)
+                    await self._ws.close(code=1002, reason="protocol error")
+                    break
+            if error is None:
+                error = self._lost("(the server closed the connection)", None)
+        except ConnectionClosed as exc:
+            error = self._lost("(the connection closed)", exc)
+        except asyncio.CancelledError:
+            error = ConnectionLost(f"the client closed its connection to {self.database!r}")
+            raise
+        except Exception as exc:  # pragma: no cover - unexpected transport errors
+            error = self._lost("(receive failed)", exc)
+        finally:
+            if self._closing and not isinstance(error, ProtocolError):
+                error = ConnectionLost(f"the client closed its connection to {self.database!r}")
+            self._fail_all(error or self._lost("", None))
+            # retrieve exceptions nobody awaits, so asyncio does not warn about them
+            if self._identity_future.done() and not self._identity_future.cancelled():
+                self._identity_future.exception()
+
+    def _resolve(self, key: tuple[str, Any], value: Any = None, error: BaseException | None = None) -> bool:
+        pending = self._pending.get(key)
+        if pending is None or pending.future.done():
+            return False
+        if error is not None:
+            pending.future.set_exception(error)
+        else:
+            pending.future.set_result(value)
+        return True
+
+    def _handle(self, msg: ServerMessage) -> None:
+        touched: set[str] = set()
+        if isinstance(msg, IdentityToken):
+            if not self._identity_future.done():
+                self._identity_future.set_result(msg)
+        elif isinstance(msg, InitialSubscription):
+            for t in msg.tables:  # a Subscribe replaces the previous subscription's rows
+                self.cache.tables.pop(t.table_name, None)
+            touched = self.cache.apply(msg.tables)
+            self._resolve(("sub", msg.request_id), msg)
+        elif isinstance(msg, SubscribeMultiApplied):
+            touched = self.cache.apply(msg.tables)
+            self._resolve(("sub", msg.request_id), msg)
+        elif isinstance(msg, SubscriptionError):
+            err = SubscriptionFailed(f"the server rejected the subscription: {msg.error}")
+            if not self._resolve(("sub", msg.request_id), error=err):
+                # no request waiting: a live subscription failed, fail everything that waits on data
+                for key in [k for k in self._pending if k[0] == "sub"]:
+                    self._resolve(key, error=err)
+                log.error("SpacetimeDB subscription error: %s", msg.error)
+        elif isinstance(msg, TransactionUpdate):
+            if msg.status == "committed":
+                touched = self.cache.apply(msg.tables)
+                self._count_transaction(touched)
+            if self._is_own_call(msg):
+                self._resolve(("call", msg.request_id), msg)
+        elif isinstance(msg, TransactionUpdateLight):
+            touched = self.cache.apply(msg.tables)
+            self._count_transaction(touched)
+        elif isinstance(msg, OneOffQueryResponse):
+            self._resolve(("query", msg.message_id), msg)
+        else:
+            log.debug("ignoring SpacetimeDB message %s", msg.kind)
+        for callback in list(self._listeners):
+            callback(msg, touched)
+
+    def _is_own_call(self, msg: TransactionUpdate) -> bool:
+        key = ("call", msg.request_id)
+        pending = self._pending.get(key)
+        if pending is None:
+            return False
+        if msg.caller_identity is not None and self.identity and msg.caller_identity != self.identity:
+            return False  # another client's call with the same request id (1.x full updates)
+        if (msg.caller_connection_id is not None and self.connection_id is not None
+                and msg.caller_connection_id != self.connection_id):
+            return False
+        return not (msg.reducer_name is not None and pending.reducer is not None
+                    and msg.reducer_name != pending.reducer)
+
+    def _count_transaction(self, touched: set[str]) -> None:
+        self.transactions += 1
+        if not self._tx_waiters:
+            return
+        for table, target, fut in self._tx_waiters:
+            if not fut.done() and self.table_version(table) >= target:
+                fut.set_result(None)
+
+
+async def gather_calls(calls: Iterable[Awaitable[Any]]) -> list[Any]:
+    """Await reducer calls concurrently, re-raising the first error after all finished."""
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return list(results)

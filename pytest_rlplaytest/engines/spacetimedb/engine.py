@@ -1,0 +1,244 @@
+"""The SpacetimeDB engine: ``env="spacetimedb:<module dir>"`` in an ``rl_scenario`` marker.
+
+::
+
+    @pytest.mark.rl_scenario(env="spacetimedb:example_project/spacetimedb/blackholio", agents=4,
+                             max_episode_steps=200, timesteps=20_000)
+    def test_agents_gain_mass(rl_result): ...
+
+``start()`` starts a local server (isolated root, free port) and publishes the module, or, with
+``--spacetimedb-url URL``, connects to a running server and its already published database (pass
+``publish=True`` to publish there too). Each agent is its own connection and identity; all agents
+share one database and one asyncio loop, and a ``VecEnv`` steps them concurrently.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ...scenario import derive_seed
+from ..base import Engine, EngineContext, EngineError
+from .server import HttpApi, SpacetimeServer, find_spacetime, publish_module, spacetime_version
+
+if TYPE_CHECKING:
+    import gymnasium as gym
+    from stable_baselines3.common.vec_env import VecEnv
+
+    from .env import LoopThread
+    from .mapping import GameMapping
+
+#: episode length when the marker gives no ``max_episode_steps`` (Blackholio never ends by itself)
+DEFAULT_EPISODE_STEPS = 200
+
+
+def database_name(module_dir: Path | str) -> str:
+    """A valid database name from a module folder name (``Blackholio_Server`` -> ``blackholio-server``)."""
+    name = re.sub(r"[^a-z0-9-]+", "-", Path(module_dir).name.lower()).strip("-")
+    return name or "rlplaytest"
+
+
+class SpacetimeEngine(Engine):
+    """Runs a SpacetimeDB module and exposes its game as Gymnasium / SB3 environments."""
+
+    scheme: ClassVar[str] = "spacetimedb"
+    OPTIONS: ClassVar[dict[str, str]] = {
+        "agents": "agents (connections, one identity each) in the shared database; the VecEnv's size (default 1)",
+        "database": "database name (default: the module folder's name)",
+        "mapping": "game mapping: a name ('blackholio') or a GameMapping object (default 'blackholio')",
+        "publish": "publish the module (default: yes when the plugin starts the server, no with --spacetimedb-url)",
+        "step_ticks": "server transactions (on the mapping's clock table) one env step waits for",
+        "step_max_ms": "longest wait for those transactions, in milliseconds",
+    }
+
+    def __init__(self, target: Any, context: EngineContext) -> None:
+        super().__init__(target, context)
+        self.server: SpacetimeServer | None = None
+        self.url: str = ""
+        self.database: str = ""
+        self.module_dir: Path | None = None
+        self.version: tuple[int, int, int] | None = None
+        self.module_identity: str | None = None
+        self._loop: LoopThread | None = None
+        self._envs: list[Any] = []
+        self._mapping: GameMapping | None = None
+
+    # -- options --------------------------------------------------------------------------------
+    def _setting(self, name: str, default: Any = None) -> Any:
+        settings = self.context.settings
+        if settings is None:
+            return default
+        values = getattr(settings, "values", None)
+        value = values.get(name) if isinstance(values, Mapping) else getattr(settings, name, None)
+        return default if value is None else value
+
+    def _rootdir(self) -> Path:
+        settings = self.context.settings
+        return Path(getattr(settings, "rootdir", None) or ".")
+
+    @property
+    def agents(self) -> int:
+        """How many agents the marker asked for."""
+        agents = self.context.options.get("agents", 1)
+        if isinstance(agents, bool) or not isinstance(agents, int) or agents < 1:
+            raise EngineError(f"{self.context.nodeid}: rl_scenario(agents={agents!r}): agents must be a whole "
+                              "number >= 1")
+        return agents
+
+    @property
+    def mapping(self) -> GameMapping:
+        """The resolved :class:`~.mapping.GameMapping`, with ``step_ticks``/``step_max_ms`` applied."""
+        if self._mapping is None:
+            import dataclasses
+
+            from .blackholio import MAPPINGS
+            from .mapping import GameMapping
+
+            chosen = self.context.options.get("mapping", "blackholio")
+            if isinstance(chosen, str):
+                if chosen not in MAPPINGS:
+                    raise EngineError(f"{self.context.nodeid}: rl_scenario(mapping={chosen!r}): unknown mapping; "
+                                      f"known: {', '.join(sorted(MAPPINGS))}, or pass a GameMapping object")
+                mapping = MAPPINGS[chosen]
+            elif isinstance(chosen, GameMapping):
+                mapping = chosen
+            else:
+                raise EngineError(f"{self.context.nodeid}: rl_scenario(mapping=...) must be a mapping name or a "
+                                  f"GameMapping, got {type(chosen).__name__}")
+            clock = mapping.clock
+            opts = self.context.options
+            if "step_ticks" in opts or "step_max_ms" in opts:
+                clock = dataclasses.replace(clock, ticks=int(opts.get("step_ticks", clock.ticks)),
+                                            max_wait_ms=float(opts.get("step_max_ms", clock.max_wait_ms)))
+                mapping = dataclasses.replace(mapping, clock=clock)
+            self._mapping = mapping
+        return self._mapping
+
+    def _resolve_module(self) -> Path | None:
+        target = self.target
+        if target in (None, ""):
+            return None
+        path = Path(str(target)).expanduser()
+        if not path.is_absolute():
+            path = (self._rootdir() / path).resolve()
+        return path
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start a server and publish (or reach ``--spacetimedb-url``); raise EngineUnavailable
+        when the ``spacetime`` CLI is needed and missing."""
+        timeout = float(self._setting("engine_timeout", 30.0))
+        self.module_dir = self._resolve_module()
+        _ = self.agents, self.mapping  # validate the options before anything starts
+        self.database = str(self.context.options.get("database") or
+                            (database_name(self.module_dir) if self.module_dir else ""))
+        if not self.database:
+            raise EngineError(f"{self.context.nodeid}: pass env='spacetimedb:<module dir>' or database='<name>'")
+        url = self._setting("spacetimedb_url")
+        publish = self.context.options.get("publish")
+        try:
+            if url:
+                self.url = str(url).rstrip("/")
+                if not HttpApi(self.url, timeout=min(timeout, 10)).ping():
+                    raise EngineError(f"no SpacetimeDB server answers GET {self.url}/v1/ping (from "
+                                      "--spacetimedb-url / SPACETIMEDB_URL); start it or drop the option")
+                if publish:
+                    self._publish_remote(timeout)
+            else:
+                if self.module_dir is None:
+                    raise EngineError(f"{self.context.nodeid}: without --spacetimedb-url the engine needs the "
+                                      "module folder: env='spacetimedb:<module dir>'")
+                if not self.module_dir.is_dir():
+                    raise EngineError(f"SpacetimeDB module folder {self.module_dir} does not exist (relative paths "
+                                      f"resolve against the rootdir {self._rootdir()})")
+                binary = find_spacetime(self._setting("spacetime_bin"))
+                log_dir = Path(self.context.artifacts_dir)
+                log_dir.mkdir(parents=True, exist_ok=True)
+                self.server = SpacetimeServer(binary, timeout=timeout, log_path=log_dir / "spacetimedb-server.log")
+                self.url = self.server.start()
+                self.version = self.server.version
+                if publish is None or publish:
+                    result = self.server.publish(self.module_dir, self.database)
+                    self.module_identity = result.identity
+                    (log_dir / "spacetimedb-publish.log").write_text(result.output)
+            from .env import LoopThread
+
+            self._loop = LoopThread(name=f"spacetimedb-{self.database}")
+        except BaseException:
+            self.close()
+            raise
+
+    def _publish_remote(self, timeout: float) -> None:
+        import tempfile
+
+        if self.module_dir is None:
+            raise EngineError("publish=True needs env='spacetimedb:<module dir>'")
+        binary = find_spacetime(self._setting("spacetime_bin"))
+        self.version = spacetime_version(binary, timeout)
+        with tempfile.TemporaryDirectory(prefix="rlplaytest-spacetime-cli-") as root:
+            result = publish_module(binary, self.version, Path(root), self.url, self.module_dir, self.database)
+        self.module_identity = result.identity
+
+    # -- environments -----------------------------------------------------------------------------
+    def _make_one(self, index: int, seed: int) -> gym.Env:  # type: ignore[type-arg]
+        import gymnasium as gym
+
+        from ..gym import make_seeded_wrapper
+        from .env import SpacetimeEnv
+
+        if self._loop is None:
+            raise EngineError("SpacetimeEngine.start() must run before making envs")
+        env: gym.Env = SpacetimeEnv(self.url, self.database, self.mapping,  # type: ignore[type-arg]
+                                    name=f"agent{index}", timeout=float(self._setting("engine_timeout", 30.0)),
+                                    loop=self._loop)
+        self._envs.append(env)
+        steps = self.context.options.get("max_episode_steps") or DEFAULT_EPISODE_STEPS
+        env = gym.wrappers.TimeLimit(env, max_episode_steps=int(steps))
+        return make_seeded_wrapper()(env, derive_seed(seed, "env", index),  # type: ignore[no-any-return]
+                                     f"spacetimedb:{self.database}[agent{index}]")
+
+    def make_env(self, seed: int | None = None) -> gym.Env:  # type: ignore[type-arg]
+        """One agent as a Gymnasium env."""
+        return self._make_one(len(self._envs), self.context.seed if seed is None else seed)
+
+    def make_vec_env(self, n_envs: int | None = None, seed: int | None = None) -> VecEnv:
+        """``n_envs`` (default: ``agents``) agents in the shared database, stepped concurrently."""
+        from stable_baselines3.common.monitor import Monitor
+
+        from .env import concurrent_vec_env
+
+        base = self.context.seed if seed is None else seed
+        first = len(self._envs)
+        n = n_envs or self.agents
+        fns = [(lambda i=i: Monitor(self._make_one(first + i, base))) for i in range(n)]
+        return concurrent_vec_env(fns)
+
+    def close(self) -> None:
+        """Close every agent connection, the loop and the server; idempotent."""
+        envs, self._envs = self._envs, []
+        for env in envs:
+            try:
+                env.close()
+            except Exception:  # pragma: no cover - closing must not mask the test's own error
+                pass
+        loop, self._loop = self._loop, None
+        if loop is not None:
+            loop.close()
+        server, self.server = self.server, None
+        if server is not None:
+            server.stop()
+
+    def describe(self) -> dict[str, Any]:
+        """Engine, module, database, CLI version and mapping, for baselines and replay bundles."""
+        return {
+            "engine": "spacetimedb",
+            "module": str(self.module_dir) if self.module_dir else None,
+            "database": self.database,
+            "module_identity": self.module_identity,
+            "spacetime_version": ".".join(map(str, self.version)) if self.version else None,
+            "server": "started" if self.server is not None or not self._setting("spacetimedb_url") else self.url,
+            "mapping": self.mapping.name,
+            "agents": self.agents,
+        }

@@ -1,0 +1,391 @@
+"""pytest hooks, options, markers and fixtures: thin, delegating to the rest of the package.
+
+Fixture chain for a test marked ``@pytest.mark.rl_scenario(...)``::
+
+    rl_scenario  -> the frozen ScenarioSpec (marker + settings)
+    rl_engine    -> the engine booted for it (Gymnasium / Godot / SpacetimeDB), torn down after
+    rl_env       -> an SB3 VecEnv of that engine (training env), closed after
+    rl_agent     -> trained on rl_env (SB3 / sb3-contrib) or loaded from model= (.zip / .onnx)
+    rl_playtest  -> callable: play evaluation episodes on a fresh env -> PlaytestResult
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Generator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from . import settings as settings_mod
+from .engines.spacetimedb.fixtures import spacetimedb_instance as _spacetimedb_instance
+from .scenario import MARKER_ARGS, ScenarioError, ScenarioSpec, build_spec, derive_seed
+
+if TYPE_CHECKING:
+    from stable_baselines3.common.vec_env import VecEnv
+
+    from .agents import Agent
+    from .engines.base import Engine
+    from .playtest import Episode, PlaytestResult
+
+log = logging.getLogger("pytest_rlplaytest")
+
+SETTINGS_KEY = pytest.StashKey[settings_mod.Settings]()
+SUMMARY_KEY = pytest.StashKey["RunSummary"]()
+TRAINING_KEY = pytest.StashKey[dict[str, Any]]()
+
+RL_SCENARIO_DOC = (
+    "rl_scenario(env, kind='custom', algo='PPO', timesteps=10000, model=None, episodes=20, seed=None, "
+    "success=None, algo_kwargs=None, policy_kwargs=None, policy=None, n_envs=None, env_kwargs=None, "
+    "max_episode_steps=None, deterministic=True, device=None, **engine_options): a reinforcement-learning "
+    "playtest. env is a Gymnasium id or factory, 'godot:<project>' (engine options scene=, agents=, ...) "
+    "or 'spacetimedb:<module>'; the agent is trained for timesteps (capped by --rl-timesteps) or loaded "
+    "from model= (.zip or .onnx); success is an info key or a callable(Episode)."
+)
+LONG_TRAINING_DOC = (
+    "long_training: a scenario that trains for long (nightly). Skipped unless selected with "
+    "-m long_training (any -m expression naming it) or --rl-long; --rl-timesteps still caps it."
+)
+
+
+# -- configuration ------------------------------------------------------------------------
+def pytest_addoption(parser: pytest.Parser) -> None:
+    settings_mod.add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", RL_SCENARIO_DOC)
+    config.addinivalue_line("markers", LONG_TRAINING_DOC)
+    config.addinivalue_line(
+        "markers", "rl_replay(bundle): replay a recorded bug-hunt bundle deterministically (see the README)"
+    )
+    try:
+        config.stash[SETTINGS_KEY] = settings_mod.resolve(config)
+    except settings_mod.SettingError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    from .verdicts.hooks import VerdictPlugin
+
+    config.pluginmanager.register(VerdictPlugin(config, config.stash[SETTINGS_KEY]), VerdictPlugin.NAME)
+    summary = RunSummary(config)
+    config.stash[SUMMARY_KEY] = summary
+    config.pluginmanager.register(summary, "rlplaytest-summary")
+
+
+def get_settings(config: pytest.Config) -> settings_mod.Settings:
+    """The resolved settings of this run."""
+    return config.stash[SETTINGS_KEY]
+
+
+def _long_selected(config: pytest.Config) -> bool:
+    markexpr = str(config.getoption("markexpr", "") or "")
+    return bool(get_settings(config).values["long"]) or "long_training" in markexpr
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _long_selected(config):
+        return
+    skip = pytest.mark.skip(
+        reason="long_training: runs only when selected with -m long_training or --rl-long (nightly job)"
+    )
+    for item in items:
+        if item.get_closest_marker("long_training") is not None:
+            item.add_marker(skip)
+
+
+# -- fixtures -----------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def rl_settings(request: pytest.FixtureRequest) -> settings_mod.Settings:
+    """The plugin-wide settings (CLI > environment > ini > default), with their sources."""
+    return get_settings(request.config)
+
+
+def _engine_options_allowed(scheme: str) -> dict[str, str]:
+    from .engines.registry import engine_class
+
+    return dict(engine_class(scheme).OPTIONS)
+
+
+def resolve_scenario(item: pytest.Item) -> ScenarioSpec:
+    """Build the frozen spec of a test from its ``rl_scenario`` marker (raises ScenarioError)."""
+    marker = item.get_closest_marker("rl_scenario")
+    if marker is None:
+        raise ScenarioError(f"{item.nodeid}: this test uses an rl_* fixture but has no "
+                            "@pytest.mark.rl_scenario(env=...) marker")
+    test_path = Path(str(getattr(item, "path", item.fspath)))
+    return build_spec(
+        marker.args, marker.kwargs, nodeid=item.nodeid, settings=get_settings(item.config),
+        test_dir=test_path.parent, long_training=item.get_closest_marker("long_training") is not None,
+        engine_options_allowed=_engine_options_allowed,
+    )
+
+
+@pytest.fixture
+def rl_scenario(request: pytest.FixtureRequest) -> ScenarioSpec:
+    """The test's scenario: its ``rl_scenario`` marker resolved against the settings, frozen."""
+    error = None
+    try:
+        spec = resolve_scenario(request.node)
+    except ScenarioError as exc:
+        error = str(exc)
+    if error is not None:
+        pytest.fail(error, pytrace=False)
+    from .reports.junit import set_property
+
+    set_property(request.node, "rl_seed", spec.seed)
+    return spec
+
+
+@pytest.fixture
+def rl_artifacts(request: pytest.FixtureRequest) -> Path:
+    """This test's artifact folder under ``--rl-artifacts`` (kept after the run, pass or fail)."""
+    from .reports.artifacts import artifacts_dir_for
+    from .reports.junit import set_property
+
+    path = artifacts_dir_for(get_settings(request.config).artifacts_dir, request.node.nodeid)
+    set_property(request.node, "rl_artifacts", str(path))
+    return path
+
+
+@pytest.fixture
+def rl_engine(
+    request: pytest.FixtureRequest, rl_scenario: ScenarioSpec, rl_artifacts: Path
+) -> Generator[Engine, None, None]:
+    """The engine that runs the scenario's game, started for this test and torn down after it.
+
+    An engine whose binary is missing skips the test with a hint (fails under
+    ``--rl-require-engines``).
+    """
+    from .engines.base import EngineContext, EngineUnavailable, skip_or_fail_unavailable
+    from .engines.registry import engine_class
+
+    settings = get_settings(request.config)
+    spec = rl_scenario
+    options = dict(spec.engine_options)
+    options.setdefault("env_kwargs", dict(spec.env_kwargs))
+    options.setdefault("max_episode_steps", spec.max_episode_steps)
+    context = EngineContext(artifacts_dir=rl_artifacts, seed=spec.seed, options=options, settings=settings,
+                            nodeid=spec.nodeid)
+    engine = engine_class(spec.engine_scheme)(spec.engine_target, context)
+    try:
+        engine.start()
+    except EngineUnavailable as exc:
+        engine.close()
+        skip_or_fail_unavailable(settings, spec.engine_scheme, exc)
+    except BaseException:
+        engine.close()
+        raise
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+@pytest.fixture
+def rl_env(rl_engine: Engine, rl_scenario: ScenarioSpec) -> Generator[VecEnv, None, None]:
+    """The game as an SB3 ``VecEnv`` (``n_envs`` copies or agents), closed at teardown."""
+    venv = rl_engine.make_vec_env(rl_scenario.n_envs, seed=rl_scenario.seed)
+    try:
+        yield venv
+    finally:
+        venv.close()
+
+
+@pytest.fixture
+def rl_agent(
+    request: pytest.FixtureRequest, rl_scenario: ScenarioSpec, rl_env: VecEnv, rl_artifacts: Path
+) -> Agent:
+    """The scenario's agent: trained for its budget, or loaded from ``model=`` (.zip / .onnx)."""
+    from .agents import load_agent, seed_everything, train_agent
+    from .reports.junit import set_property
+
+    spec = rl_scenario
+    seed_everything(spec.seed)
+    if spec.model is not None:
+        agent = load_agent(spec, rl_env)
+        request.node.stash[TRAINING_KEY] = {"timesteps": 0, "seconds": 0.0, "model": str(spec.model)}
+        set_property(request.node, "rl_timesteps", 0)
+        set_property(request.node, "rl_train_seconds", 0.0)
+        set_property(request.node, "rl_model", str(spec.model))
+        return agent
+    error = None
+    try:
+        model, report = train_agent(spec, rl_env, rl_artifacts)
+    except ScenarioError as exc:
+        error = str(exc)
+    if error is not None:
+        pytest.fail(error, pytrace=False)
+    request.node.stash[TRAINING_KEY] = {"timesteps": report.timesteps, "seconds": report.seconds,
+                                        "model": str(report.model_path)}
+    set_property(request.node, "rl_timesteps", report.timesteps)
+    set_property(request.node, "rl_train_seconds", round(report.seconds, 3))
+    if report.tensorboard_dir is not None:
+        set_property(request.node, "rl_tensorboard", str(report.tensorboard_dir))
+    return model  # type: ignore[return-value]
+
+
+class Playtest:
+    """What ``rl_playtest`` returns: call it to play evaluation episodes.
+
+    ``rl_playtest()`` plays the scenario's ``episodes`` with its success rule, writes
+    ``episodes.csv`` and ``summary.json`` to the test's artifact folder, records the ``rl_*`` JUnit
+    properties and returns a :class:`~pytest_rlplaytest.playtest.PlaytestResult`.
+    """
+
+    def __init__(self, item: pytest.Item, spec: ScenarioSpec, engine: Engine, venv: VecEnv, agent: Agent,
+                 artifacts: Path) -> None:
+        self.item, self.spec, self.engine, self.venv = item, spec, engine, venv
+        self.agent, self.artifacts = agent, artifacts
+        self.calls = 0
+
+    def __call__(
+        self,
+        episodes: int | None = None,
+        *,
+        deterministic: bool | None = None,
+        success: str | Callable[[Episode], Any] | None = None,
+        stop: Callable[[Sequence[Episode]], bool] | None = None,
+        record_actions: bool = False,
+        n_envs: int | None = None,
+        sequential: bool = False,
+        at_least: float | None = None,
+        alpha: float = 0.05,
+        beta: float = 0.2,
+    ) -> PlaytestResult:
+        """Play evaluation episodes on a freshly seeded env and return the result.
+
+        Args:
+            episodes: how many (default: the scenario's ``episodes``).
+            deterministic: greedy actions (default: the scenario's, True).
+            success: override the scenario's success rule.
+            stop: early-stopping rule called after every finished episode (sequential tests).
+            record_actions: keep every action in each Episode (replay bundles).
+            n_envs: evaluate on a separate env with this many copies/agents (default: the
+                scenario's env, reseeded for evaluation).
+            sequential: run Wald's SPRT of ``rate = at_least`` against ``rate = at_least + 0.1``
+                after every episode and stop as soon as it decides (``episodes`` is then the cap);
+                ``assert_success_rate`` uses that decision.
+            at_least, alpha, beta: the sequential test's threshold and error rates (false pass
+                ``alpha``; false fail ``beta`` at ``at_least + 0.1``).
+        """
+        __tracebackhide__ = True
+        from .agents import seed_everything
+        from .playtest import run_playtest
+        from .reports.artifacts import write_result_artifacts
+        from .reports.junit import record_result, set_property
+
+        spec = self.spec
+        n_episodes = episodes or spec.episodes
+        stopper = None
+        if sequential:
+            if at_least is None:
+                raise TypeError("rl_playtest(sequential=True) needs at_least=<success-rate threshold>")
+            if stop is not None:
+                raise TypeError("rl_playtest: pass either sequential=True or stop=, not both")
+            from .verdicts import sequential_stopper
+
+            stopper = sequential_stopper(at_least, alpha=alpha, beta=beta, cap=n_episodes)
+            stop = stopper
+        eval_seed = derive_seed(spec.seed, "eval", self.calls)
+        self.calls += 1
+        seed_everything(eval_seed)
+        # Evaluate on the scenario's env (no second game instance, no idle training agents left in
+        # a shared world), reseeded so evaluation does not depend on what training played.
+        own_env = n_envs is not None and n_envs != self.venv.num_envs
+        venv = self.engine.make_vec_env(n_envs, seed=eval_seed) if own_env else self.venv
+        venv.seed(eval_seed)
+        try:
+            result = run_playtest(
+                self.agent, venv, n_episodes,
+                success=success if success is not None else spec.success,
+                deterministic=spec.deterministic if deterministic is None else deterministic,
+                seed=eval_seed, stop=stop, record_actions=record_actions,
+            )
+        finally:
+            if own_env:
+                venv.close()
+        if stopper is not None:
+            stopper.attach(result)
+        training = self.item.stash.get(TRAINING_KEY, {})
+        result.scenario = spec.describe()
+        result.engine = self.engine.describe()
+        result.timesteps = int(training.get("timesteps", 0))
+        result.train_seconds = float(training.get("seconds", 0.0))
+        paths = write_result_artifacts(result, self.artifacts, stem="" if self.calls == 1 else f"playtest{self.calls}")
+        record_result(self.item, result)
+        set_property(self.item, "rl_episodes_csv", str(paths["episodes_csv"]))
+        set_property(self.item, "rl_summary_json", str(paths["summary_json"]))
+        return result
+
+
+@pytest.fixture
+def rl_playtest(
+    request: pytest.FixtureRequest, rl_scenario: ScenarioSpec, rl_engine: Engine, rl_env: VecEnv,
+    rl_agent: Agent, rl_artifacts: Path,
+) -> Playtest:
+    """A callable that plays the scenario's evaluation episodes and returns a ``PlaytestResult``."""
+    return Playtest(request.node, rl_scenario, rl_engine, rl_env, rl_agent, rl_artifacts)
+
+
+spacetimedb_instance = pytest.fixture(scope="session", name="spacetimedb_instance")(_spacetimedb_instance)
+
+
+@pytest.fixture
+def rl_baseline(request: pytest.FixtureRequest) -> Any:
+    """This test's stored baseline: ``rl_baseline.check(result, tolerances=["return:10%"])``
+    compares with it, or writes it under ``--rl-update-baselines`` (a ``BaselineCheck``)."""
+    from .verdicts.check import BaselineCheck
+
+    return BaselineCheck(request.node.nodeid, Path(str(request.node.path)), get_settings(request.config))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Reap any game process still alive (a fixture torn down abnormally, a Ctrl-C)."""
+    import sys
+
+    process_module = sys.modules.get("pytest_rlplaytest.engines.godot.process")
+    if process_module is not None:
+        process_module.kill_all()
+
+
+# -- reporting ----------------------------------------------------------------------------
+def _is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+class RunSummary:
+    """Collects one row per scenario test and prints the summary table on the controller.
+
+    Rows come from the reports' ``user_properties``, which xdist ships from the workers, so the
+    table is complete under ``-n``.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.rows: list[dict[str, Any]] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        from .reports.junit import rl_properties
+
+        if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
+            return
+        props = rl_properties(report.user_properties)
+        ran = "rl_episodes" in props or "rl_timesteps" in props or report.outcome != "passed"
+        if "rl_seed" in props and ran:
+            self.rows.append({"nodeid": report.nodeid, "outcome": report.outcome, "properties": props})
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if _is_xdist_worker(self.config) or not self.rows:
+            return
+        from .reports.run_report import write_run_report
+        from .reports.terminal import HEADER, render_table, summary_rows
+
+        terminalreporter.section("rlplaytest summary")
+        self.rows.sort(key=lambda row: row["nodeid"])
+        for line in render_table(HEADER, summary_rows(self.rows)):
+            terminalreporter.write_line(line)
+        report = write_run_report(get_settings(self.config).artifacts_dir, self.rows)
+        terminalreporter.write_line(f"run report: {report}")
+
+
+__all__ = ["MARKER_ARGS", "Playtest", "get_settings", "resolve_scenario"]

@@ -1,0 +1,1 @@
+"""Reporting: JUnit properties, the terminal summary, per-test artifacts and the run report."""

@@ -1,0 +1,96 @@
+"""One Markdown report for the whole run, linking every scenario's artifacts.
+
+Written at the end of a run to ``<--rl-artifacts>/report.md``; rebuilt from an artifacts folder alone
+by ``rlplaytest report DIR`` (it reads each test's ``summary.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .terminal import HEADER, render_table, summary_rows
+
+ARTIFACT_KEYS = (
+    ("rl_summary_json", "summary"),
+    ("rl_episodes_csv", "episodes"),
+    ("rl_tensorboard", "tensorboard"),
+    ("rl_learning_curve_png", "learning curve"),
+    ("rl_heatmap_png", "heatmap"),
+    ("rl_replay_bundle", "replay bundle"),
+)
+
+
+def _link(target: str, root: Path, label: str) -> str:
+    try:
+        rel = os.path.relpath(target, root)
+    except ValueError:
+        rel = target
+    return f"[{label}]({rel})"
+
+
+def render_markdown(rows: Sequence[Mapping[str, Any]], root: Path) -> str:
+    """The report text for collected rows (``nodeid``, ``outcome``, ``properties``)."""
+    lines = [
+        "# rlplaytest run report",
+        "",
+        f"Generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M:%S UTC')}; {len(rows)} scenario test(s).",
+        "",
+        "| " + " | ".join(HEADER) + " | artifacts |",
+        "|" + "---|" * (len(HEADER) + 1),
+    ]
+    for row, cells in zip(rows, summary_rows(rows)):
+        props = row["properties"]
+        links = [_link(str(props[k]), root, label) for k, label in ARTIFACT_KEYS if props.get(k)]
+        if props.get("rl_artifacts"):
+            links.insert(0, _link(str(props["rl_artifacts"]), root, "folder"))
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " | " + ", ".join(links) + " |")
+    lines += ["", "```", *render_table(HEADER, summary_rows(rows)), "```", ""]
+    return "\n".join(lines)
+
+
+def write_run_report(root: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
+    """Write ``report.md`` under ``root`` atomically and return its path."""
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "report.md"
+    tmp = path.with_suffix(f".md.tmp{os.getpid()}")
+    tmp.write_text(render_markdown(rows, root))
+    os.replace(tmp, path)
+    return path
+
+
+def rows_from_artifacts(root: Path) -> list[dict[str, Any]]:
+    """Rebuild report rows from the ``summary.json`` files of an artifacts folder."""
+    rows = []
+    for summary_path in sorted(root.glob("*/summary.json")):
+        try:
+            data = json.loads(summary_path.read_text())
+        except (OSError, ValueError):
+            continue
+        summary = data.get("summary", {})
+        scenario = data.get("scenario", {})
+        folder = summary_path.parent
+        props: dict[str, Any] = {
+            "rl_success_rate": summary.get("success_rate") if summary.get("judged_episodes") else "n/a",
+            "rl_success_ci_low": summary.get("success_ci_low"),
+            "rl_success_ci_high": summary.get("success_ci_high"),
+            "rl_mean_return": summary.get("mean_return"),
+            "rl_episodes": summary.get("episodes"),
+            "rl_timesteps": summary.get("timesteps"),
+            "rl_train_seconds": summary.get("train_seconds"),
+            "rl_eval_seconds": summary.get("eval_seconds"),
+            "rl_seed": scenario.get("seed"),
+            "rl_artifacts": str(folder),
+            "rl_summary_json": str(summary_path),
+        }
+        for name, key in (("episodes.csv", "rl_episodes_csv"), ("tensorboard", "rl_tensorboard"),
+                          ("learning_curve.png", "rl_learning_curve_png"), ("heatmap.png", "rl_heatmap_png")):
+            if (folder / name).exists():
+                props[key] = str(folder / name)
+        rows.append({"nodeid": data.get("nodeid") or folder.name, "outcome": data.get("outcome", "?"),
+                     "properties": props})
+    return rows

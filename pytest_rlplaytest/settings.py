@@ -1,0 +1,260 @@
+"""Plugin-wide settings: every option is a CLI flag, an ini key and an environment variable.
+
+Precedence (highest first): the ``rl_scenario`` marker (per test, see :mod:`.scenario`) > command
+line > environment variable > ini file > default. Values are validated when parsed, and an invalid
+value is reported naming where it came from (``--rl-seed``, ``RLPLAYTEST_SEED`` or ini ``rl_seed``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+class SettingError(ValueError):
+    """An option value is invalid; the message names its source."""
+
+
+# -- value parsers: each takes the raw text and returns the value or raises ValueError -------------
+def positive_int(text: str) -> int:
+    """Parse a whole number >= 1."""
+    value = int(str(text).strip().replace("_", ""))
+    if value < 1:
+        raise ValueError("must be a whole number >= 1")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """Parse a whole number >= 0."""
+    value = int(str(text).strip().replace("_", ""))
+    if value < 0:
+        raise ValueError("must be a whole number >= 0")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """Parse a number > 0."""
+    value = float(str(text).strip())
+    if not value > 0 or value != value or value == float("inf"):
+        raise ValueError("must be a finite number > 0")
+    return value
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def boolean(text: str | bool) -> bool:
+    """Parse 1/true/yes/on or 0/false/no/off (case-insensitive)."""
+    if isinstance(text, bool):
+        return text
+    lowered = str(text).strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError("must be one of 1/true/yes/on or 0/false/no/off")
+
+
+def engine_names(text: str | bool) -> frozenset[str]:
+    """Parse which engines are required: on/true/all (every engine), off/false (none), or a
+    comma-separated list of engine names (``godot,spacetimedb``)."""
+    if isinstance(text, bool):
+        return frozenset({"*"}) if text else frozenset()
+    lowered = str(text).strip().lower()
+    if lowered in _TRUE or lowered == "all":
+        return frozenset({"*"})
+    if lowered in _FALSE:
+        return frozenset()
+    names = frozenset(n.strip() for n in lowered.split(",") if n.strip())
+    bad = sorted(n for n in names if not n.replace("_", "").isalnum())
+    if bad:
+        raise ValueError(f"engine names must be words like godot or spacetimedb, got {bad[0]!r}")
+    return names
+
+
+def choice(*allowed: str) -> Callable[[str], str]:
+    """A parser accepting exactly one of ``allowed``."""
+
+    def parse(text: str) -> str:
+        value = str(text).strip().lower()
+        if value not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return value
+
+    parse.__name__ = "|".join(allowed)
+    return parse
+
+
+def text_value(text: str) -> str:
+    """Any non-empty text."""
+    value = str(text).strip()
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting with its three spellings."""
+
+    name: str
+    parse: Callable[[Any], Any]
+    default: Any
+    help: str
+    metavar: str | None = None
+    is_flag: bool = False
+    #: the flag may be given alone (meaning this value) or with ``=value``
+    optional_value: str | None = None
+    flag_name: str | None = None
+    ini_name: str | None = None
+    env_name: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return self.flag_name or "--rl-" + self.name.replace("_", "-")
+
+    @property
+    def ini(self) -> str:
+        return self.ini_name or "rl_" + self.name
+
+    @property
+    def env(self) -> str:
+        return self.env_name or "RLPLAYTEST_" + self.name.upper()
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("timesteps", positive_int, None,
+           "cap every scenario's training budget at N timesteps (CI smoke runs)", "N"),
+    Option("episodes", positive_int, None,
+           "evaluation episodes for scenarios whose marker does not give episodes= (default 20)", "N"),
+    Option("seed", non_negative_int, 0,
+           "base seed; each test derives its own stable seed from it and its node id", "N"),
+    Option("artifacts", text_value, ".rlplaytest",
+           "folder for per-test artifacts: model, logs, episodes.csv, summary.json (relative to rootdir)",
+           "DIR"),
+    Option("baselines_dir", text_value, "baselines",
+           "folder of stored baselines (relative to rootdir)", "DIR"),
+    Option("update_baselines", boolean, False,
+           "write or refresh the baselines of the tests that run, instead of comparing", is_flag=True),
+    Option("inconclusive", choice("fail", "skip", "pass"), "fail",
+           "what an inconclusive statistical verdict does to its test", "fail|skip|pass"),
+    Option("device", choice("cpu", "cuda", "auto"), "cpu", "torch device for training and inference",
+           "cpu|cuda|auto"),
+    Option("long", boolean, False,
+           "run long_training tests (as if selected with -m long_training)", is_flag=True),
+    Option("require_engines", engine_names, frozenset(),
+           "a test that needs an absent engine binary fails instead of skipping; alone it means every "
+           "engine, or name some: --rl-require-engines=godot", "ENGINES", optional_value="all"),
+    Option("engine_timeout", positive_float, 30.0,
+           "seconds an engine may stay silent before its test fails (boot and every reply)", "SECONDS"),
+    Option("godot_bin", text_value, None,
+           "Godot binary (else PATH: godot, godot4, godot3-server, godot3)", "PATH",
+           flag_name="--godot-bin", ini_name="godot_bin", env_name="GODOT_BIN"),
+    Option("spacetime_bin", text_value, None, "spacetime CLI binary (else PATH: spacetime)", "PATH",
+           flag_name="--spacetime-bin", ini_name="spacetime_bin", env_name="SPACETIME_BIN"),
+    Option("spacetimedb_url", text_value, None,
+           "use an already running SpacetimeDB server at URL instead of starting one", "URL",
+           flag_name="--spacetimedb-url", ini_name="spacetimedb_url", env_name="SPACETIMEDB_URL"),
+)
+
+OPTIONS_BY_NAME: Mapping[str, Option] = {o.name: o for o in OPTIONS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved plugin-wide settings, with where each value came from."""
+
+    values: Mapping[str, Any]
+    sources: Mapping[str, str] = field(default_factory=dict)
+    rootdir: Path = Path(".")
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def engine_required(self, scheme: str) -> bool:
+        """Whether a missing ``scheme`` engine must fail its tests (``--rl-require-engines``)."""
+        required = self.values.get("require_engines") or frozenset()
+        return "*" in required or scheme in required
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return (self.rootdir / str(self.values["artifacts"])).resolve()
+
+    @property
+    def baselines_path(self) -> Path:
+        return (self.rootdir / str(self.values["baselines_dir"])).resolve()
+
+
+def _argparse_type(option: Option) -> Callable[[str], Any]:
+    """Wrap a parser so argparse reports ``--flag: message`` on bad input."""
+    import argparse
+
+    def parse(text: str) -> Any:
+        try:
+            return option.parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"invalid value {text!r}: {exc}") from None
+
+    parse.__name__ = option.metavar or option.name
+    return parse
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Register every option as a CLI flag and an ini key."""
+    group = parser.getgroup("rlplaytest", "reinforcement-learning playtests (pytest-rlplaytest)")
+    for option in OPTIONS:
+        env_note = f" [env {option.env}; ini {option.ini}]"
+        if option.is_flag:
+            group.addoption(option.flag, action="store_const", const=True, default=None,
+                            dest="rl_" + option.name, help=option.help + env_note)
+        elif option.optional_value is not None:
+            group.addoption(option.flag, action="store", nargs="?", const=option.parse(option.optional_value),
+                            default=None, dest="rl_" + option.name, type=_argparse_type(option),
+                            metavar=option.metavar, help=option.help + env_note)
+        else:
+            group.addoption(option.flag, action="store", default=None, dest="rl_" + option.name,
+                            type=_argparse_type(option), metavar=option.metavar,
+                            help=option.help + env_note)
+        parser.addini(option.ini, help=option.help, type="string", default=None)
+
+
+def resolve(config: pytest.Config, environ: Mapping[str, str] | None = None) -> Settings:
+    """Resolve every option: CLI > environment > ini > default, validating env and ini values."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for option in OPTIONS:
+        cli = config.getoption("rl_" + option.name, default=None)
+        if cli is not None:
+            values[option.name], sources[option.name] = cli, option.flag
+            continue
+        raw_env = environ.get(option.env)
+        if raw_env is not None and raw_env != "":
+            values[option.name] = _parse_from(option, raw_env, f"environment variable {option.env}")
+            sources[option.name] = option.env
+            continue
+        raw_ini = config.getini(option.ini)
+        if raw_ini not in (None, "", []):
+            values[option.name] = _parse_from(option, raw_ini, f"ini option {option.ini}")
+            sources[option.name] = f"ini {option.ini}"
+            continue
+        values[option.name], sources[option.name] = option.default, "default"
+    return Settings(values=values, sources=sources, rootdir=Path(str(config.rootpath)))
+
+
+def _parse_from(option: Option, raw: Any, where: str) -> Any:
+    try:
+        return option.parse(raw)
+    except ValueError as exc:
+        raise SettingError(
+            f"{where}={raw!r} is invalid: {exc} (same setting as {option.flag})"
+        ) from None

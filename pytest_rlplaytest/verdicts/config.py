@@ -1,0 +1,76 @@
+"""Session-wide defaults for verdicts, set by the plugin from its settings.
+
+The assertion functions take explicit keyword arguments (``inconclusive=``...), and fall back to
+these defaults when they are not given. The plugin calls :func:`configure` in ``pytest_configure``
+and :func:`restore` with the returned token in ``pytest_unconfigure``. The values live in a
+:class:`contextvars.ContextVar`, so nested pytest sessions (``pytester.runpytest`` in-process) see
+their own settings and the outer session's come back when they end.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+INCONCLUSIVE_CHOICES = ("fail", "skip", "pass")
+
+
+@dataclass(frozen=True)
+class VerdictConfig:
+    """What the assertions do when not told otherwise.
+
+    Attributes:
+        inconclusive: what an inconclusive statistical verdict does: ``fail`` (default), ``skip``
+            or ``pass`` (``--rl-inconclusive``).
+        update_baselines: write baselines instead of comparing (``--rl-update-baselines``).
+        baselines_dir: the folder of stored baselines (``--rl-baselines-dir``, resolved).
+        rootdir: pytest's rootdir (baseline paths mirror test paths relative to it).
+    """
+
+    inconclusive: str = "fail"
+    update_baselines: bool = False
+    baselines_dir: Path | None = None
+    rootdir: Path | None = None
+
+
+_DEFAULT = VerdictConfig()
+_CURRENT: contextvars.ContextVar[VerdictConfig | None] = contextvars.ContextVar(
+    "pytest_rlplaytest_verdict_config", default=None
+)
+
+
+def current() -> VerdictConfig:
+    """The defaults in force."""
+    return _CURRENT.get() or _DEFAULT
+
+
+def configure(settings: Any = None, **overrides: Any) -> contextvars.Token[VerdictConfig | None]:
+    """Install defaults from the plugin's ``Settings`` (and/or explicit overrides).
+
+    Returns a token for :func:`restore`.
+    """
+    cfg = VerdictConfig()
+    if settings is not None:
+        values = getattr(settings, "values", {})
+        cfg = VerdictConfig(
+            inconclusive=str(values.get("inconclusive") or "fail"),
+            update_baselines=bool(values.get("update_baselines") or False),
+            baselines_dir=getattr(settings, "baselines_path", None),
+            rootdir=getattr(settings, "rootdir", None),
+        )
+    if overrides:
+        cfg = replace(cfg, **overrides)
+    if cfg.inconclusive not in INCONCLUSIVE_CHOICES:
+        raise ValueError(f"inconclusive must be one of {', '.join(INCONCLUSIVE_CHOICES)}, "
+                         f"got {cfg.inconclusive!r}")
+    return _CURRENT.set(cfg)
+
+
+def restore(token: contextvars.Token[VerdictConfig | None]) -> None:
+    """Put back the defaults that were in force before :func:`configure` returned ``token``."""
+    try:
+        _CURRENT.reset(token)
+    except ValueError:  # token from another context (e.g. a thread): fall back to the defaults
+        _CURRENT.set(None)

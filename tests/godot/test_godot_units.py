@@ -1,0 +1,154 @@
+"""Pure-Python parts of the Godot engine: no Godot binary needed."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pytest_rlplaytest.engines.base import EngineError, EngineUnavailable
+from pytest_rlplaytest.engines.godot.binary import (
+    GameLocation,
+    GodotBinary,
+    build_command,
+    find_godot,
+    locate_game,
+)
+from pytest_rlplaytest.engines.godot.engine import GodotEngine, GodotGame, project_hash
+from pytest_rlplaytest.engines.godot.install import ADDON_SOURCE, install_godot_addon
+from pytest_rlplaytest.engines.godot.process import describe_exit
+from pytest_rlplaytest.engines.godot.protocol import ProtocolError, encode_message, parse_message
+from pytest_rlplaytest.engines.godot.spaces import ActionCodec, ObsCodec
+from pytest_rlplaytest.engines.registry import engine_class, split_target
+
+EXAMPLE_PROJECT = Path(__file__).resolve().parents[2] / "example_project" / "godot"
+
+
+def test_registry_and_spec_object() -> None:
+    assert engine_class("godot") is GodotEngine
+    assert split_target("godot:example_project/godot") == ("godot", "example_project/godot")
+    game = GodotGame("example_project/godot", scene="res://scenes/landing.tscn", agents=4)
+    assert split_target(game) == ("godot", game)
+    assert {"scene", "agents", "speedup", "action_repeat", "fixed_fps", "timeout"} <= set(GodotEngine.OPTIONS)
+
+
+def test_parse_rejects_nan_with_location() -> None:
+    with pytest.raises(ProtocolError, match=r"message\['obs'\]\[0\]\['obs'\]\[1\] = -inf"):
+        parse_message(b'{"type":"step","obs":[{"obs":[1.0,-inf]}],"info":[{"x":1}]}', "step 1 reply")
+    with pytest.raises(ProtocolError, match=r"message\['reward'\]\[0\] = NaN"):
+        parse_message(b'{"type":"step","reward":[NaN]}', "step 1 reply")
+    with pytest.raises(ProtocolError, match="invalid JSON"):
+        parse_message(b'{"type": "step", ', "step 1 reply")
+    assert parse_message(b'{"type":"step","info":[{"name":"nan inf"}]}', "x")["info"][0]["name"] == "nan inf"
+
+
+def test_encode_refuses_nan_and_frames_ascii() -> None:
+    with pytest.raises(EngineError, match="NaN/inf"):
+        encode_message({"type": "action", "action": [{"move": [float("nan")]}]})
+    data = encode_message({"type": "close", "note": "é"})
+    (length,) = struct.unpack("<I", data[:4])
+    assert length == len(data) - 4 and json.loads(data[4:]) == {"type": "close", "note": "é"}
+    data[4:].decode("ascii")
+
+
+def test_action_codecs() -> None:
+    one = ActionCodec({"move": {"size": 3, "action_type": "discrete"}})
+    assert one.space().n == 3 and one.encode_batch(np.array([2, 0]), 2) == [{"move": 2}, {"move": 0}]
+    multi = ActionCodec({"b": {"size": 2, "action_type": "discrete"}, "a": {"size": 4, "action_type": "discrete"}})
+    assert list(multi.space().nvec) == [4, 2]  # alphabetical: a then b
+    assert multi.encode_batch(np.array([[3, 1]]), 1) == [{"a": 3, "b": 1}]
+    cont = ActionCodec({"turn": {"size": 1, "action_type": "continuous"},
+                        "move": {"size": 2, "action_type": "continuous"}})
+    assert cont.space().shape == (3,)
+    assert cont.encode_batch(np.array([[0.5, -2.0, 0.25]]), 1) == [{"move": [0.5, -1.0], "turn": [0.25]}]
+    mixed = ActionCodec({"jump": {"size": 2, "action_type": "discrete"},
+                         "move": {"size": 1, "action_type": "continuous"}})
+    assert mixed.space().shape == (3,)
+    assert mixed.encode_batch(np.array([[0.1, 0.9, -0.5]]), 1) == [{"jump": 1, "move": [-0.5]}]
+    with pytest.raises(EngineError, match="agent 0 holds nan at index 1"):
+        cont.encode_batch(np.array([[0.0, np.nan, 0.0]]), 1)
+    with pytest.raises(ProtocolError, match="action_type 'analog' is not supported"):
+        ActionCodec({"x": {"size": 1, "action_type": "analog"}})
+
+
+def test_obs_codec_dict_and_images() -> None:
+    codec = ObsCodec({"obs": {"size": [2], "space": "box"}, "cam_2d": {"size": [1, 2, 1], "space": "box"}})
+    assert list(codec.space().spaces) == ["cam_2d", "obs"]
+    batch = codec.decode_batch([{"obs": [1, 2], "cam_2d": "00ff"}], 1, "reset reply")
+    assert batch["cam_2d"].dtype == np.uint8 and batch["cam_2d"][0].ravel().tolist() == [0, 255]
+    flat = ObsCodec({"obs": {"size": [2], "space": "box"}})
+    assert flat.space().shape == (2,)
+    with pytest.raises(ProtocolError, match="agent 0, key 'obs', index 1: 'x' is not a number"):
+        flat.decode_batch([{"obs": [1, "x"]}], 1, "w")
+    with pytest.raises(ProtocolError, match=r"missing \['obs'\], unexpected \['ob'\]"):
+        flat.decode_batch([{"ob": [1, 2]}], 1, "w")
+
+
+def test_missing_binary_is_unavailable_with_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(EngineUnavailable, match="apt-get install godot3-server"):
+        find_godot("/nonexistent/godot")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(EngineUnavailable, match="no Godot binary on PATH"):
+        find_godot(None)
+
+
+def test_command_lines(tmp_path: Path) -> None:
+    game = GameLocation(tmp_path, exported=False)
+    g3 = GodotBinary("/usr/bin/godot3-server", "3.2.3.stable", 3, True)
+    g4 = GodotBinary("/usr/bin/godot4", "4.2.1.stable", 4, False)
+    cmd = build_command(g3, game, port=5, seed=9, scene="res://a.tscn", agents=16, action_repeat=2)
+    assert cmd == ["/usr/bin/godot3-server", "--path", str(tmp_path), "--fixed-fps", "60", "res://a.tscn",
+                   "--port=5", "--env_seed=9", "--action_repeat=2", "--agents=16"]
+    assert build_command(g4, game, port=5, seed=9)[1] == "--headless"
+
+
+def test_locate_game_errors(tmp_path: Path) -> None:
+    with pytest.raises(EngineError, match=r"without project\.godot"):
+        locate_game(tmp_path, tmp_path)
+    with pytest.raises(EngineError, match="does not exist"):
+        locate_game("nope", tmp_path)
+    (tmp_path / "project.godot").write_text("config_version=4\n")
+    assert locate_game(".", tmp_path).project_dir == tmp_path
+
+
+def test_engine_rejects_bad_options(tmp_path: Path) -> None:
+    from pytest_rlplaytest.engines.base import EngineContext
+
+    with pytest.raises(EngineError, match="unknown Godot option"):
+        GodotEngine("x", EngineContext(tmp_path, 0, options={"scenes": "res://a.tscn"}))
+    with pytest.raises(EngineError, match=r"scene must be a .res://\.\.\.. path"):
+        GodotEngine("x", EngineContext(tmp_path, 0, options={"scene": "landing.tscn"}))
+    engine = GodotEngine("x", EngineContext(tmp_path, 0, options={"env_kwargs": {"difficulty": 2},
+                                                                  "max_episode_steps": 30}))
+    assert engine.extra_args == ["--difficulty=2", "--max_episode_steps=30"]
+
+
+def test_install_godot_addon(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"no project\.godot"):
+        install_godot_addon(tmp_path)
+    (tmp_path / "project.godot").write_text("config_version=4\n")
+    dest = install_godot_addon(tmp_path)
+    assert dest == tmp_path / "addons" / "rlplaytest"
+    assert {p.name for p in dest.iterdir()} >= {"sync.gd", "agent_controller.gd", "telemetry.gd", "args.gd"}
+    before = project_hash(tmp_path)
+    (dest / "sync.gd").write_text("changed")
+    assert project_hash(tmp_path) != before
+    install_godot_addon(tmp_path)  # replaces a stale copy
+    assert project_hash(tmp_path) == before
+
+
+def test_example_project_ships_the_current_addon() -> None:
+    copy = EXAMPLE_PROJECT / "addons" / "rlplaytest"
+    cmp = filecmp.dircmp(ADDON_SOURCE, copy, ignore=["__pycache__"])
+    assert not (cmp.left_only or cmp.right_only or cmp.diff_files), (
+        "example_project/godot/addons/rlplaytest differs from the packaged addon; run "
+        "`rlplaytest install-godot-addon example_project/godot`"
+    )
+
+
+def test_describe_exit() -> None:
+    assert describe_exit(-9) == "killed by SIGKILL" and describe_exit(3) == "exit code 3"
