@@ -73,6 +73,7 @@ def seed_everything(seed: int) -> None:
         import torch
 
         torch.manual_seed(seed)
+        torch.set_num_threads(torch_threads())
     except ImportError:  # pragma: no cover
         pass
 
@@ -101,22 +102,46 @@ def default_policy(spec: ScenarioSpec, venv: VecEnv) -> str:
     return "MultiInputPolicy" if is_dict else "MlpPolicy"
 
 
-def _budget_kwargs(spec: ScenarioSpec, n_envs: int) -> dict[str, Any]:
-    """Shrink PPO's rollout so a small budget (``--rl-timesteps``) is not rounded up to 2048 steps."""
+def _budget_kwargs(spec: ScenarioSpec, n_envs: int) -> tuple[dict[str, Any], int]:
+    """The algorithm's keyword arguments and the timesteps to ask ``learn()`` for.
+
+    SB3's PPO rounds a budget up to whole rollouts (2048 steps per env by default), so a small budget
+    (``--rl-timesteps=1000``) would train twice as long as asked. Unless the marker sets ``n_steps``,
+    the rollout is sized to fit the budget, and ``learn()`` is asked for whole rollouts only: the
+    budget is a cap, never exceeded.
+    """
     kwargs = dict(spec.algo_kwargs)
+    total = spec.timesteps
     if spec.algo in ("PPO", "RecurrentPPO") and "n_steps" not in kwargs:
         default = 2048 if spec.algo == "PPO" else 128
         per_env = max(spec.timesteps // max(n_envs, 1), 16)
-        # SB3 rounds the budget up to whole rollouts: pick the rollout length that fits the budget.
         rollouts = -(-per_env // default)
         n_steps = max(16, (per_env // rollouts) // 8 * 8)
         kwargs["n_steps"] = n_steps
+        total = min(spec.timesteps, rollouts * n_steps * n_envs) if spec.timesteps >= n_steps * n_envs else (
+            n_steps * n_envs)
         if "batch_size" not in kwargs:
             batch = min(64, n_steps * n_envs)
             while (n_steps * n_envs) % batch:
                 batch -= 1
             kwargs["batch_size"] = batch
-    return kwargs
+    return kwargs, total
+
+
+def torch_threads() -> int:
+    """Threads for torch while training and predicting (``RLPLAYTEST_TORCH_THREADS``, default 1).
+
+    The policies of game playtests are small MLPs: on a few cores, one thread is fastest, and
+    several would fight with the game processes and with other xdist workers.
+    """
+    raw = os.environ.get("RLPLAYTEST_TORCH_THREADS", "1")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise AgentError(f"RLPLAYTEST_TORCH_THREADS={raw!r} must be a whole number >= 1") from None
+    if value < 1:
+        raise AgentError(f"RLPLAYTEST_TORCH_THREADS={raw!r} must be a whole number >= 1")
+    return value
 
 
 @dataclass
@@ -127,28 +152,37 @@ class TrainingReport:
     seconds: float
     model_path: Path | None
     tensorboard_dir: Path | None
+    episodes_csv: Path | None = None
+    learning_curve_png: Path | None = None
 
 
-def _progress_callback(total: int, label: str, every_seconds: float = 30.0) -> Any:
+def _training_callback(total: int, label: str, log_progress: bool, every_seconds: float = 30.0) -> Any:
     from stable_baselines3.common.callbacks import BaseCallback
 
-    class LogProgress(BaseCallback):
-        """Periodic progress lines when there is no TTY for a progress bar."""
+    class TrainingLog(BaseCallback):
+        """Records every finished training episode (for the learning curve) and, when there is
+        no TTY for a progress bar, logs progress every ``every_seconds``."""
 
         def __init__(self) -> None:
             super().__init__()
             self._last = time.monotonic()
             self._start = self._last
+            self.episodes: list[tuple[int, float, int]] = []
 
         def _on_step(self) -> bool:
-            now = time.monotonic()
-            if now - self._last >= every_seconds:
-                self._last = now
-                rate = self.num_timesteps / max(now - self._start, 1e-9)
-                log.info("%s: %d/%d timesteps (%.0f steps/s)", label, self.num_timesteps, total, rate)
+            for info in self.locals.get("infos", ()):
+                episode = info.get("episode") if isinstance(info, dict) else None
+                if episode is not None:
+                    self.episodes.append((int(self.num_timesteps), float(episode["r"]), int(episode["l"])))
+            if log_progress:
+                now = time.monotonic()
+                if now - self._last >= every_seconds:
+                    self._last = now
+                    rate = self.num_timesteps / max(now - self._start, 1e-9)
+                    log.info("%s: %d/%d timesteps (%.0f steps/s)", label, self.num_timesteps, total, rate)
             return True
 
-    return LogProgress()
+    return TrainingLog()
 
 
 def _progress_bar_available() -> bool:
@@ -176,7 +210,10 @@ def train_agent(
     tb_dir: Path | None = None
     if artifacts_dir is not None:
         tb_dir = artifacts_dir / "tensorboard"
-    kwargs = _budget_kwargs(spec, venv.num_envs)
+    import torch
+
+    torch.set_num_threads(torch_threads())
+    kwargs, total = _budget_kwargs(spec, venv.num_envs)
     policy_kwargs = dict(spec.policy_kwargs) or None
     try:
         model = algo_cls(
@@ -187,15 +224,29 @@ def train_agent(
         raise ScenarioError(f"{spec.nodeid}: rl_scenario(algo_kwargs=...) rejected by {spec.algo}: {exc}") from None
     start = time.perf_counter()
     bar = _progress_bar_available()
-    model.learn(total_timesteps=spec.timesteps, progress_bar=bar,
-                callback=None if bar else _progress_callback(spec.timesteps, spec.nodeid),
-                tb_log_name="train")
+    training_log = _training_callback(total, spec.nodeid, log_progress=not bar)
+    model.learn(total_timesteps=total, progress_bar=bar, callback=training_log, tb_log_name="train")
     seconds = time.perf_counter() - start
-    model_path = None
+    report = TrainingReport(int(model.num_timesteps), seconds, None, tb_dir)
     if artifacts_dir is not None:
-        model_path = artifacts_dir / "model.zip"
-        model.save(model_path)
-    return model, TrainingReport(int(model.num_timesteps), seconds, model_path, tb_dir)
+        report.model_path = artifacts_dir / "model.zip"
+        model.save(report.model_path)
+        report.episodes_csv, report.learning_curve_png = _write_training_artifacts(
+            training_log.episodes, artifacts_dir, f"{spec.algo} on {spec.env_label} ({spec.nodeid})")
+    return model, report
+
+
+def _write_training_artifacts(
+    episodes: list[tuple[int, float, int]], folder: Path, title: str
+) -> tuple[Path, Path | None]:
+    """``training_episodes.csv`` (timestep, return, length) and ``learning_curve.png``."""
+    from .reports.plots import learning_curve
+
+    csv_path = folder / "training_episodes.csv"
+    lines = ["timestep,return,length"] + [f"{t},{r},{n}" for t, r, n in episodes]
+    csv_path.write_text("\n".join(lines) + "\n")
+    png = learning_curve([e[0] for e in episodes], [e[1] for e in episodes], folder / "learning_curve.png", title)
+    return csv_path, png
 
 
 _ALGO_BY_MODULE = {

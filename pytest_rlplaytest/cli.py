@@ -6,14 +6,18 @@ Sub-commands::
     rlplaytest export-onnx MODEL.zip OUT.onnx        SB3 -> ONNX (Godot RL Agents layout), checked
     rlplaytest install-godot-addon PROJECT           copy the Godot 3 addon into a Godot project
     rlplaytest baselines list|show|diff ...          inspect stored baselines
+    rlplaytest replay BUNDLE                         replay a bug bundle (exit 0: the bug recurs)
+    rlplaytest shrink BUNDLE OUT                     shrink a bug bundle's actions (ddmin)
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -71,6 +75,70 @@ def _cmd_install_addon(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _bundle_engine(command: str, bundle_path: str, rootdir: str) -> Iterator[tuple[Any, Any]]:
+    """Load a bundle and start the engine it was recorded with (closed afterwards).
+
+    Raises:
+        _CommandError: with the message to print and the exit code (2).
+    """
+    import tempfile
+
+    from .bughunt.bundle import BundleError, ReplayBundle
+    from .bughunt.session import open_engine
+    from .engines.base import EngineError
+
+    try:
+        bundle = ReplayBundle.load(bundle_path)
+    except BundleError as exc:
+        raise _CommandError(f"rlplaytest {command}: {exc}") from None
+    with tempfile.TemporaryDirectory(prefix=f"rlplaytest-{command}-") as tmp:
+        engine = open_engine(bundle, Path(rootdir).resolve(), Path(tmp))
+        try:
+            engine.start()
+            yield bundle, engine
+        except (EngineError, ValueError) as exc:
+            raise _CommandError(f"rlplaytest {command}: {exc}") from None
+        finally:
+            engine.close()
+
+
+class _CommandError(Exception):
+    """A sub-command failed with a message for stderr (exit code 2)."""
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from .bughunt.session import replay_bundle
+
+    try:
+        with _bundle_engine("replay", args.bundle, args.rootdir) as (bundle, engine):
+            report = replay_bundle(bundle, Path(args.bundle), engine, times=args.times, parallel=args.parallel)
+    except _CommandError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(report.describe())
+    return 0 if report.reproduced else 1
+
+
+def _cmd_shrink(args: argparse.Namespace) -> int:
+    from .bughunt.replay import Replayer
+    from .bughunt.session import signature_of
+    from .bughunt.shrink import shrink
+
+    try:
+        with _bundle_engine("shrink", args.bundle, args.rootdir) as (bundle, engine):
+            venv = engine.make_replay_vec_env(args.parallel)
+            replayer = Replayer(venv, signature_of(bundle), getattr(venv, "new_log_lines", None))
+            result = shrink(replayer, bundle.seed, bundle.actions)
+    except _CommandError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    out = bundle.with_actions(result.actions, result.hit_step).save(args.out)
+    print(f"shrunk {bundle.original_length} -> {len(result.actions)} actions ({result.ratio:.0%}) in "
+          f"{result.replays} replays; wrote {out}")
+    return 0
+
+
 def _cmd_baselines(args: argparse.Namespace) -> int:
     from .verdicts.cli import run_baselines_command
 
@@ -97,6 +165,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("project", help="the Godot project folder (holding project.godot)")
     p.add_argument("--force", action="store_true", help="replace an installed copy")
     p.set_defaults(func=_cmd_install_addon)
+
+    p = sub.add_parser("replay", help="replay a bug bundle; exit 0 if the bug recurs every time, 1 if not")
+    p.add_argument("bundle", help="the replay bundle (.json)")
+    p.add_argument("--rootdir", default=".", help="folder the bundle's env path is relative to (the pytest rootdir)")
+    p.add_argument("--times", type=int, default=1, help="how many replays (default 1)")
+    p.add_argument("--parallel", type=int, default=1, help="game instances at once (default 1)")
+    p.set_defaults(func=_cmd_replay)
+
+    p = sub.add_parser("shrink", help="shrink a bug bundle's actions (ddmin) and write the result")
+    p.add_argument("bundle", help="the replay bundle (.json)")
+    p.add_argument("out", help="where to write the shrunk bundle")
+    p.add_argument("--rootdir", default=".", help="folder the bundle's env path is relative to")
+    p.add_argument("--parallel", type=int, default=2, help="game instances at once (default 2)")
+    p.set_defaults(func=_cmd_shrink)
 
     p = sub.add_parser("baselines", help="list, show or diff stored baselines")
     from .verdicts.cli import add_baselines_arguments

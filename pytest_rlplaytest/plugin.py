@@ -58,7 +58,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", RL_SCENARIO_DOC)
     config.addinivalue_line("markers", LONG_TRAINING_DOC)
     config.addinivalue_line(
-        "markers", "rl_replay(bundle): replay a recorded bug-hunt bundle deterministically (see the README)"
+        "markers", "rl_replay(bundle, times=1, bug=None, parallel=1): replay a recorded bug-hunt bundle (path "
+        "relative to the test file) in lockstep with its seed; the rl_replay fixture reports whether the bug "
+        "recurred. Track a known bug with @pytest.mark.xfail(strict=True) until its fix lands."
     )
     try:
         config.stash[SETTINGS_KEY] = settings_mod.resolve(config)
@@ -219,8 +221,11 @@ def rl_agent(
                                         "model": str(report.model_path)}
     set_property(request.node, "rl_timesteps", report.timesteps)
     set_property(request.node, "rl_train_seconds", round(report.seconds, 3))
-    if report.tensorboard_dir is not None:
-        set_property(request.node, "rl_tensorboard", str(report.tensorboard_dir))
+    for name, path in (("rl_tensorboard", report.tensorboard_dir), ("rl_model", report.model_path),
+                       ("rl_training_episodes_csv", report.episodes_csv),
+                       ("rl_learning_curve_png", report.learning_curve_png)):
+        if path is not None:
+            set_property(request.node, name, str(path))
     return model  # type: ignore[return-value]
 
 
@@ -311,10 +316,21 @@ class Playtest:
         result.engine = self.engine.describe()
         result.timesteps = int(training.get("timesteps", 0))
         result.train_seconds = float(training.get("seconds", 0.0))
-        paths = write_result_artifacts(result, self.artifacts, stem="" if self.calls == 1 else f"playtest{self.calls}")
+        stem = "" if self.calls == 1 else f"playtest{self.calls}"
+        paths = write_result_artifacts(result, self.artifacts, stem=stem)
         record_result(self.item, result)
         set_property(self.item, "rl_episodes_csv", str(paths["episodes_csv"]))
         set_property(self.item, "rl_summary_json", str(paths["summary_json"]))
+        from .reports.plots import position_heatmap
+        from .reports.tensorboard import write_eval_scalars
+
+        heatmap = position_heatmap(result, self.artifacts / f"{stem + '-' if stem else ''}heatmap.png",
+                                   title=f"visited cells: {spec.nodeid}")
+        if heatmap is not None:
+            set_property(self.item, "rl_heatmap_png", str(heatmap))
+        tb = write_eval_scalars(result, self.artifacts / "tensorboard" / f"eval{self.calls}", step=result.timesteps)
+        if tb is not None:
+            set_property(self.item, "rl_tensorboard", str(self.artifacts / "tensorboard"))
         return result
 
 
@@ -325,6 +341,100 @@ def rl_playtest(
 ) -> Playtest:
     """A callable that plays the scenario's evaluation episodes and returns a ``PlaytestResult``."""
     return Playtest(request.node, rl_scenario, rl_engine, rl_env, rl_agent, rl_artifacts)
+
+
+class BugHunt:
+    """What ``rl_bughunt`` returns: call it to hunt the scenario's bug (``rl_scenario(bug=...)``)."""
+
+    def __init__(self, item: pytest.Item, spec: ScenarioSpec, engine: Engine, artifacts: Path) -> None:
+        self.item, self.spec, self.engine, self.artifacts = item, spec, engine, artifacts
+
+    def __call__(self, *, shrink: bool = True, parallel: int = 2, n_envs: int | None = None,
+                 max_replays: int = 2000) -> Any:
+        """Train an exploring agent for the scenario's budget, record every episode that hits the
+        bug as a replay bundle, and shrink the first one (``parallel`` game instances at once).
+
+        Returns a ``HuntResult`` (``found``, ``first_hit_timestep``, ``bundles``, ``shrunk``,
+        ``original_length``, ``shrunk_length``).
+        """
+        __tracebackhide__ = True
+        from .bughunt.session import run_hunt
+        from .reports.junit import set_property
+
+        result = run_hunt(self.spec, self.engine, self.artifacts, n_envs=n_envs, do_shrink=shrink,
+                          parallel=parallel, max_replays=max_replays)
+        item = self.item
+        set_property(item, "rl_timesteps", result.timesteps)
+        set_property(item, "rl_train_seconds", round(result.seconds, 3))
+        set_property(item, "rl_bug_found", result.found)
+        set_property(item, "rl_bug_hits", len(result.stats.hits))
+        if result.first_hit_timestep is not None:
+            set_property(item, "rl_bug_first_hit_timestep", result.first_hit_timestep)
+        if result.shrink is not None:
+            set_property(item, "rl_bug_original_length", result.shrink.original_length)
+            set_property(item, "rl_bug_shrunk_length", len(result.shrink.actions))
+        bundle = result.shrunk or (result.bundles[0] if result.bundles else None)
+        if bundle is not None:
+            set_property(item, "rl_replay_bundle", str(bundle))
+        return result
+
+
+@pytest.fixture
+def rl_bughunt(request: pytest.FixtureRequest, rl_scenario: ScenarioSpec, rl_engine: Engine,
+               rl_artifacts: Path) -> BugHunt:
+    """A callable that hunts the scenario's bug and returns a ``HuntResult`` with replay bundles."""
+    if rl_scenario.bug is None:
+        pytest.fail(f"{rl_scenario.nodeid}: rl_bughunt needs rl_scenario(bug=...): an info event name, "
+                    "'log:<regex>' or a callable(info) -> bool", pytrace=False)
+    return BugHunt(request.node, rl_scenario, rl_engine, rl_artifacts)
+
+
+@pytest.fixture
+def rl_replay(request: pytest.FixtureRequest, rl_artifacts: Path) -> Any:
+    """Replays the bundle named by ``@pytest.mark.rl_replay("bundle.json", times=1, bug=None)``
+    (relative to the test file) in lockstep with its seed; returns a ``ReplayReport`` whose
+    ``reproduced`` says whether the bug's signature recurred (in every replay)."""
+    from .bughunt.bundle import BundleError, ReplayBundle
+    from .bughunt.session import open_engine, replay_bundle
+    from .bughunt.signature import BugSignature
+    from .engines.base import EngineUnavailable, skip_or_fail_unavailable
+    from .engines.registry import split_target
+
+    marker = request.node.get_closest_marker("rl_replay")
+    if marker is None or not marker.args:
+        pytest.fail(f"{request.node.nodeid}: rl_replay needs @pytest.mark.rl_replay('bundle.json')", pytrace=False)
+    unknown = sorted(set(marker.kwargs) - {"times", "bug", "parallel"})
+    if unknown:
+        pytest.fail(f"{request.node.nodeid}: rl_replay got an unknown argument {unknown[0]!r} "
+                    "(arguments: bundle, times, bug, parallel)", pytrace=False)
+    path = Path(marker.args[0])
+    if not path.is_absolute():
+        path = Path(str(request.node.path)).parent / path
+    error = None
+    try:
+        bundle = ReplayBundle.load(path)
+    except BundleError as exc:
+        error = str(exc)
+    if error is not None:
+        pytest.fail(f"{request.node.nodeid}: {error}", pytrace=False)
+    settings = get_settings(request.config)
+    engine = open_engine(bundle, settings.rootdir, rl_artifacts, settings, request.node.nodeid)
+    bug = marker.kwargs.get("bug")
+    try:
+        engine.start()
+        report = replay_bundle(bundle, path, engine, times=int(marker.kwargs.get("times", 1)),
+                               parallel=int(marker.kwargs.get("parallel", 1)),
+                               signature=BugSignature.parse(bug) if bug is not None else None)
+    except EngineUnavailable as exc:
+        engine.close()
+        skip_or_fail_unavailable(settings, split_target(bundle.env)[0], exc)
+    finally:
+        engine.close()
+    from .reports.junit import set_property
+
+    set_property(request.node, "rl_replay_bundle", str(path))
+    set_property(request.node, "rl_bug_reproduced", f"{report.reproductions}/{len(report.outcomes)}")
+    return report
 
 
 spacetimedb_instance = pytest.fixture(scope="session", name="spacetimedb_instance")(_spacetimedb_instance)
@@ -373,6 +483,10 @@ class RunSummary:
         ran = "rl_episodes" in props or "rl_timesteps" in props or report.outcome != "passed"
         if "rl_seed" in props and ran:
             self.rows.append({"nodeid": report.nodeid, "outcome": report.outcome, "properties": props})
+            if props.get("rl_summary_json") and not _is_xdist_worker(self.config):
+                from .reports.artifacts import record_outcome
+
+                record_outcome(Path(str(props["rl_summary_json"])), report.nodeid, report.outcome)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if _is_xdist_worker(self.config) or not self.rows:

@@ -40,6 +40,9 @@ MARKER_ARGS: Mapping[str, str] = {
     "max_episode_steps": "truncate episodes after this many steps",
     "deterministic": "evaluate with the greedy action (default True)",
     "device": "torch device for this test (overrides --rl-device)",
+    "bug": "bug hunts: the bug's signature: an info event name, 'log:<regex>', or a callable(info) -> bool",
+    "novelty": "bug hunts: weight of the count-based novelty bonus over visited cells (default 0.1)",
+    "cell_size": "bug hunts: size of a visited cell, in the game's position units (default 1.0)",
 }
 
 
@@ -66,6 +69,8 @@ class ScenarioSpec:
     timesteps: int = DEFAULT_TIMESTEPS
     requested_timesteps: int = DEFAULT_TIMESTEPS
     model: Path | None = None
+    #: ``model=`` as the marker wrote it (relative to the test file): machine-independent
+    model_label: str | None = None
     episodes: int = DEFAULT_EPISODES
     success: str | Callable[..., Any] | None = None
     algo_kwargs: Mapping[str, Any] = field(default_factory=dict)
@@ -80,6 +85,9 @@ class ScenarioSpec:
     engine_target: Any = None
     engine_options: Mapping[str, Any] = field(default_factory=dict)
     long_training: bool = False
+    bug: Any = None
+    novelty: float = 0.1
+    cell_size: float = 1.0
 
     @property
     def trains(self) -> bool:
@@ -100,26 +108,28 @@ class ScenarioSpec:
         return {
             "env": self.env_label,
             "engine": self.engine_scheme,
-            "engine_options": {k: _jsonable(v) for k, v in self.engine_options.items()},
+            "engine_options": {k: jsonable(v) for k, v in self.engine_options.items()},
             "kind": self.kind,
             "algo": self.algo,
             "timesteps": self.timesteps if self.trains else 0,
-            "model": str(self.model) if self.model else None,
+            "model": self.model_label or (str(self.model) if self.model else None),
             "episodes": self.episodes,
             "seed": self.seed,
             "success": success if isinstance(success, str) or success is None else getattr(
                 success, "__qualname__", repr(success)),
             "deterministic": self.deterministic,
+            "bug": self.bug.describe() if self.bug is not None else None,
         }
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` with anything JSON cannot hold turned into its ``repr`` (for descriptions)."""
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     return repr(value)
 
 
@@ -249,6 +259,21 @@ def build_spec(
     if not isinstance(deterministic, bool):
         raise ScenarioError(f"{nodeid}: rl_scenario(deterministic={deterministic!r}): must be True or False")
 
+    bug = None
+    if kw.get("bug") is not None:
+        from .bughunt.signature import BugSignature
+
+        try:
+            bug = BugSignature.parse(kw["bug"])
+        except ValueError as exc:
+            raise ScenarioError(f"{nodeid}: rl_scenario(bug=...): {exc}") from None
+    novelty, cell_size = kw.get("novelty", 0.1), kw.get("cell_size", 1.0)
+    for name, value in (("novelty", novelty), ("cell_size", cell_size)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (
+                name == "cell_size" and value == 0):
+            raise ScenarioError(f"{nodeid}: rl_scenario({name}={value!r}): {name} must be a number "
+                                f"{'> 0' if name == 'cell_size' else '>= 0'}")
+
     return ScenarioSpec(
         env=env,
         nodeid=nodeid,
@@ -258,6 +283,7 @@ def build_spec(
         timesteps=timesteps,
         requested_timesteps=requested,
         model=model_path,
+        model_label=str(model) if model is not None else None,
         episodes=episodes,
         success=success,
         algo_kwargs=_check_mapping("algo_kwargs", kw.get("algo_kwargs"), nodeid),
@@ -272,4 +298,7 @@ def build_spec(
         engine_target=target,
         engine_options=MappingProxyType(engine_options),
         long_training=long_training,
+        bug=bug,
+        novelty=float(novelty),
+        cell_size=float(cell_size),
     )

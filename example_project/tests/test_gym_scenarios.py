@@ -28,13 +28,25 @@ def balanced(episode):
 
 
 @pytest.mark.rl_scenario(env="CartPole-v1", model="../models/cartpole_ppo.zip", episodes=60, success=balanced)
-def test_stored_cartpole_agent_balances(rl_playtest):
-    assert_success_rate(rl_playtest(), at_least=0.9)
+def test_stored_cartpole_agent_balances(rl_playtest, rl_baseline):
+    result = rl_playtest()
+    assert_success_rate(result, at_least=0.9)
+    rl_baseline.check(result, tolerances=["return:5%", "length.mean:5%"])
 
 
 @pytest.mark.rl_scenario(env="CartPole-v1", model="../models/cartpole_ppo.onnx", episodes=60, success=balanced)
-def test_stored_cartpole_agent_balances_in_onnx(rl_playtest):
-    assert_success_rate(rl_playtest(), at_least=0.9)
+def test_stored_cartpole_agent_balances_in_onnx(rl_playtest, rl_baseline):
+    result = rl_playtest()
+    assert_success_rate(result, at_least=0.9)
+    rl_baseline.check(result, tolerances=["return:5%"])
+
+
+@pytest.mark.rl_scenario(env=Corridor, model="../models/corridor_a2c.zip", episodes=40, seed=3)
+def test_stored_corridor_agent_sequential(rl_playtest):
+    """A clearly good agent passes a sequential test (Wald's SPRT) with few episodes."""
+    result = rl_playtest(sequential=True, at_least=0.8)
+    assert_success_rate(result, at_least=0.8)
+    assert result.n_episodes < 40  # the SPRT decided before the cap
 
 
 @pytest.mark.long_training

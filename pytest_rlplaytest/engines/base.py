@@ -114,6 +114,16 @@ class Engine(abc.ABC):
     def make_env(self, seed: int | None = None) -> gym.Env[Any, Any]:
         """The game as a single-agent Gymnasium ``Env``."""
 
+    def make_replay_vec_env(self, n_envs: int) -> VecEnv:
+        """``n_envs`` independent single-agent envs for deterministic replays.
+
+        Contract: resetting env ``i`` with seed ``S`` (``venv._seeds``) starts an episode exactly
+        like the recorded one whose ``info["rl_episode_seed"]`` was ``S``, and the same actions
+        then give the same steps (lockstep). The default suits engines whose copies are already
+        independent single-agent envs (Gymnasium).
+        """
+        return self.make_vec_env(n_envs)
+
     # -- identity -------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
         """What identifies the game build and engine version, for baselines and replay bundles."""

@@ -76,6 +76,30 @@ def make_seeded_wrapper() -> type:
     return SeededEpisodes
 
 
+def import_factory(path: str) -> Callable[..., Any]:
+    """Import ``"py:package.module:Qualified.name"``."""
+    import importlib
+
+    _, module_name, qualname = [*path.split(":", 2), "", ""][:3]
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise EngineError(f"cannot import the env factory {path!r}: {exc} (is its folder on sys.path?)") from None
+    if not callable(obj):
+        raise EngineError(f"{path!r} is not callable")
+    return obj  # type: ignore[no-any-return]
+
+
+def factory_path(factory: Any) -> str | None:
+    """``"py:module:qualname"`` for an importable factory, else None."""
+    module, qualname = getattr(factory, "__module__", None), getattr(factory, "__qualname__", None)
+    if not module or not qualname or "<" in qualname or module == "__main__":
+        return None
+    return f"py:{module}:{qualname}"
+
+
 class GymEngine(Engine):
     """Runs ``gymnasium.make(id)`` or a user factory in-process.
 
@@ -90,6 +114,8 @@ class GymEngine(Engine):
         self._envs: list[Any] = []
 
     def start(self) -> None:
+        if isinstance(self.target, str) and self.target.startswith("py:"):
+            self.target = import_factory(self.target)
         # Fail early with a clear message for an unknown id (gymnasium's own error is long).
         if isinstance(self.target, str) and ":" not in self.target:
             import gymnasium as gym

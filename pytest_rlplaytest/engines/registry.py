@@ -1,6 +1,7 @@
 """Which engine runs a scenario's ``env=``.
 
-* ``"CartPole-v1"`` or any callable returning a ``gymnasium.Env``: the embedded Gymnasium engine.
+* ``"CartPole-v1"`` or any callable returning a ``gymnasium.Env``: the embedded Gymnasium engine;
+  ``"py:package.module:Factory"`` names such a callable by import path (replay bundles use it).
 * ``"godot:<project dir or exported binary>"``: headless Godot (``engines/godot``).
 * ``"spacetimedb:<module dir>"``: a SpacetimeDB module (``engines/spacetimedb``).
 * An object with an ``engine_scheme`` attribute (a small spec object such as ``GodotGame``): the
@@ -35,6 +36,8 @@ def split_target(env: Any) -> tuple[str, Any]:
             return prefix, rest
         if sep and prefix == "gym":
             return "gym", rest
+        if sep and prefix == "py":
+            return "gym", env  # "py:module:Factory", imported by the Gymnasium engine
         return "gym", env
     if callable(env):
         return "gym", env

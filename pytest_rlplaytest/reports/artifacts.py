@@ -7,6 +7,8 @@ Artifacts are never deleted by the plugin, so the evidence of a failed run stays
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,3 +45,16 @@ def write_result_artifacts(result: PlaytestResult, folder: Path, stem: str = "")
     }
     result.to_json(paths["summary_json"])
     return paths
+
+
+def record_outcome(summary_json: Path, nodeid: str, outcome: str) -> None:
+    """Add the test's node id and outcome to its ``summary.json`` (so ``rlplaytest report`` can
+    rebuild the run report from the artifacts alone)."""
+    try:
+        data = json.loads(summary_json.read_text())
+    except (OSError, ValueError):
+        return
+    data["nodeid"], data["outcome"] = nodeid, outcome
+    tmp = summary_json.with_suffix(f".json.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, summary_json)

@@ -7,7 +7,6 @@ one they skip with the install hint, unless ``--rl-require-engines`` (or
 
 from __future__ import annotations
 
-import os
 import shutil
 import stat
 import sys

@@ -8,7 +8,7 @@ import pytest
 pytestmark = pytest.mark.needs_godot
 
 PROJECT = "example_project/godot"  # relative: resolved against the rootdir, as in a marker
-SCENES = {"landing": 6, "locomotion": 13, "bug_repro": 10, "voxel_stress": 8}
+SCENES = {"landing": 6, "locomotion": 24, "bug_repro": 10, "voxel_stress": 8}
 
 
 def _run(make_engine, scene: str, seed: int, steps: int, policy=None):

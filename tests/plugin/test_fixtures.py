@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+
+CORRIDOR = (Path(__file__).parents[2] / "example_project" / "games" / "corridor.py").read_text() + (
+    "\n__all__ = ['Corridor']\n")
 
 
 def test_envs_closed_after_pass_and_failure(tiny_game: pytest.Pytester) -> None:
@@ -105,3 +109,36 @@ def test_artifacts_written(tiny_game: pytest.Pytester) -> None:
     assert summary["summary"]["metrics"]["frame_ms"]["max"] == 4.0
     assert summary["scenario"]["env"] == "Coin-v0"
     assert (tiny_game.path / "out" / "report.md").read_text().count("test_art") >= 1
+
+
+def test_plots_and_tensorboard_eval_scalars(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        from games import Corridor
+
+        @pytest.mark.rl_scenario(env=Corridor, timesteps=1024, episodes=6)
+        def test_plots(rl_playtest):
+            rl_playtest()
+        """
+    )
+    pytester.mkpydir("games").joinpath("__init__.py").write_text(CORRIDOR)
+    result = pytester.runpytest("--rl-artifacts=out", "--junitxml=r.xml")
+    result.assert_outcomes(passed=1)
+    folder = pytester.path / "out" / "test_plots_and_tensorboard_eval_scalars.py__test_plots"
+    for name in ("learning_curve.png", "heatmap.png"):
+        assert (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    rows = (folder / "training_episodes.csv").read_text().splitlines()
+    assert rows[0] == "timestep,return,length" and len(rows) > 20
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(folder / "tensorboard" / "eval1"))
+    events.Reload()
+    assert {"eval/success_rate", "eval/mean_return", "eval/mean_length"} <= set(events.Tags()["scalars"])
+    assert events.Scalars("eval/episodes")[0].value == 6
+    assert events.Scalars("eval/episodes")[0].step == 1024
+    xml = (pytester.path / "r.xml").read_text()
+    for prop in ("rl_learning_curve_png", "rl_heatmap_png", "rl_tensorboard", "rl_model"):
+        assert f'name="{prop}"' in xml, prop
+    report = (pytester.path / "out" / "report.md").read_text()
+    assert "[learning curve](" in report and "[heatmap](" in report

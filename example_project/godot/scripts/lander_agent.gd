@@ -4,7 +4,10 @@ extends "res://addons/rlplaytest/agent_controller.gd"
 #   obs (6): offset to the pad centre and height (/10), velocity (/5), time left, main engine.
 #   success: touchdown within PAD_RADIUS m of the pad centre at under SAFE_SPEED m/s -> "landed";
 #   a faster or off-pad touchdown, or leaving the area -> "crashed" (the episode ends either way).
-#   reward: dense potential-based shaping on distance and speed, -fuel, +10 landed, -5 crashed.
+#   reward: potential-based shaping on the distance to the pad and on how far the velocity is from
+#   a safe approach (see _potential), -0.01 per step and -0.01 x main engine (fuel: hovering to the
+#   time limit is not free), +10 landed; a crash costs 2 + 0.5 x impact speed + 0.3 per metre off
+#   the pad (graded, so softer and nearer touchdowns are learnt first), leaving the area -5.
 
 const MAIN_ACCEL := 20.0
 const SIDE_ACCEL := 6.0
@@ -77,9 +80,15 @@ func _offset() -> Vector3:
 
 
 func _potential() -> float:
+	# Distance to the pad plus how far the velocity is from a safe approach: towards the pad
+	# centre sideways, and descending at a speed that shrinks with height (about 1 m/s near the
+	# ground). Rewarding the change of this potential keeps the optimal policy unchanged.
 	var o = _offset()
 	var v = body.linear_velocity
-	return -(abs(o.x) / 10.0 + (o.y - HALF_HEIGHT) / 10.0 + v.length() / 5.0)
+	var height = max(o.y - HALF_HEIGHT, 0.0)
+	var want_vx = clamp(-0.5 * o.x, -3.0, 3.0)
+	var want_vy = -clamp(0.4 * height + 0.8, 0.8, 4.0)
+	return -(abs(o.x) / 5.0 + height / 10.0 + (abs(v.x - want_vx) + abs(v.y - want_vy)) / 3.0)
 
 
 func get_obs() -> Dictionary:
@@ -104,7 +113,7 @@ func _physics_process(delta: float) -> void:
 		return
 	var main = (thrust.x + 1.0) * 0.5
 	body.apply_central_impulse(Vector3(thrust.y * SIDE_ACCEL, main * MAIN_ACCEL, 0) * delta * body.mass)
-	add_reward(-0.01 * main)
+	add_reward(-0.01 * main - 0.01)  # fuel, and time: hovering until the time limit costs 6
 	var o = _offset()
 	var speed = body.linear_velocity.length()
 	var potential = _potential()
@@ -117,8 +126,9 @@ func _physics_process(delta: float) -> void:
 			add_reward(10.0)
 			end_episode(true)
 		else:
+			# graded: a softer touchdown nearer the pad is a smaller failure (gives a gradient)
 			add_event("crashed")
-			add_reward(-5.0)
+			add_reward(-2.0 - 0.5 * impact - 0.3 * max(abs(o.x) - PAD_RADIUS, 0.0))
 			end_episode(false)
 	elif abs(o.x) > 25.0 or o.y > 30.0:
 		add_event("crashed")

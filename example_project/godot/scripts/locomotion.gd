@@ -1,12 +1,18 @@
 extends "res://scripts/world.gd"
 # Locomotion: a walled 40 m x 40 m arena with pillars placed from --env_seed; all agents share it
 # (they do not collide with each other: agents are on layer 2 and only see layer 1).
+# A navigation grid (AStar2D over NAV_CELL m cells keeping NAV_MARGIN m from pillars and walls) is
+# the level's navmesh: walkers read the shortest obstacle-free route to their waypoint from it,
+# as game AI would.
 
 const Build = preload("res://scripts/build.gd")
 const Walker = preload("res://scripts/walker_agent.gd")
 const HALF := 20.0
+const NAV_CELL := 0.5
+const NAV_MARGIN := 0.7
 
 var obstacles := []  # Vector3 centres of 2 m x 2 m pillars
+var nav := AStar2D.new()
 
 
 func build_level() -> void:
@@ -18,6 +24,45 @@ func build_level() -> void:
 		var c = Vector3(world_rng.randf_range(-HALF + 3, HALF - 3), 1.0, world_rng.randf_range(-HALF + 3, HALF - 3))
 		obstacles.append(c)
 		Build.static_box(self, Vector3(2, 2, 2), c)
+	_build_nav()
+
+
+func _build_nav() -> void:
+	var n = int(HALF * 2 / NAV_CELL) + 1
+	for i in range(n):
+		for j in range(n):
+			var p = Vector3(-HALF + i * NAV_CELL, 0.5, -HALF + j * NAV_CELL)
+			if is_free(p, NAV_MARGIN):
+				nav.add_point(i * n + j, Vector2(p.x, p.z))
+	for i in range(n):
+		for j in range(n):
+			var id = i * n + j
+			if not nav.has_point(id):
+				continue
+			var right = i + 1 < n and nav.has_point(id + n)
+			var down = j + 1 < n and nav.has_point(id + 1)
+			var up = j > 0 and nav.has_point(id - 1)
+			if right:
+				nav.connect_points(id, id + n)
+			if down:
+				nav.connect_points(id, id + 1)
+			# diagonals only where both orthogonal neighbours are free (no corner cutting)
+			if right and down and nav.has_point(id + n + 1):
+				nav.connect_points(id, id + n + 1)
+			if right and up and nav.has_point(id + n - 1):
+				nav.connect_points(id, id + n - 1)
+
+
+func route(from: Vector3, to: Vector3) -> Array:
+	# The shortest obstacle-free route on the navigation grid, as Vector2 (x, z) points from
+	# `from` to `to` (just [from, to] when the grid has no route).
+	var out = [Vector2(from.x, from.z)]
+	var path = nav.get_point_path(nav.get_closest_point(Vector2(from.x, from.z)),
+			nav.get_closest_point(Vector2(to.x, to.z)))
+	for k in range(1, path.size() - 1):
+		out.append(path[k])
+	out.append(Vector2(to.x, to.z))
+	return out
 
 
 func is_free(p: Vector3, margin: float) -> bool:

@@ -2,8 +2,10 @@ extends "res://addons/rlplaytest/agent_controller.gd"
 # A fast kinematic runner under gravity that explores the bug-repro arena.
 #   action "move" (continuous, 2): desired velocity on x and z (x SPEED m/s).
 #   obs (10): position (/20), height (/5), velocity (/SPEED, vertical /10), 4 wall rays (/RAY)...
-#   reward: +0.05 for each new 2 m cell visited in the episode (exploration), +10 when the
-#   character falls out of the world (event "out_of_world", which ends the episode).
+#   reward: +EXPLORE_REWARD for each new 2 m cell visited in the episode (exploration),
+#   +SINK_REWARD per metre of new sinking depth below the walking height (a generic "the floor let
+#   me through" signal: near misses over a hole are remembered), +10 when the character falls out
+#   of the world (event "out_of_world", which ends the episode).
 
 const Build = preload("res://scripts/build.gd")
 const SPEED := 8.0
@@ -11,12 +13,15 @@ const GRAVITY := 20.0
 const RAY := 10.0
 const RADIUS := 0.4
 const OUT_OF_WORLD_Y := -5.0
+const EXPLORE_REWARD := 0.02
+const SINK_REWARD := 20.0
 
 var body: KinematicBody
 var rays := []
 var move := Vector2()
 var velocity := Vector3()
 var visited := {}
+var deepest := 0.0          # how far below its walking height the runner has sunk this episode
 
 
 func _init() -> void:
@@ -41,6 +46,7 @@ func reset_game() -> void:
 	move = Vector2()
 	velocity = Vector3()
 	visited = {}
+	deepest = 0.0
 
 
 func get_action_space() -> Dictionary:
@@ -73,7 +79,13 @@ func _physics_process(delta: float) -> void:
 	var cell = Vector2(floor(p.x / 2.0), floor(p.z / 2.0))
 	if p.y > -0.5 and not visited.has(cell):
 		visited[cell] = true
-		add_reward(0.05)
+		add_reward(EXPLORE_REWARD)
+	# a generic bug-hunting signal: sinking below the walking height (the floor should not let
+	# anything through) earns its new depth record, so near misses over a hole are remembered
+	var depth = RADIUS - p.y
+	if depth > deepest + 0.01:
+		add_reward(SINK_REWARD * (depth - deepest))
+		deepest = depth
 	if p.y < OUT_OF_WORLD_Y:
 		add_event("out_of_world")
 		add_reward(10.0)

@@ -5,7 +5,8 @@ extends "res://addons/rlplaytest/agent_controller.gd"
 #   fraction of not-yet-built chunks in the ring just outside the loaded area.
 #   reward: the milliseconds of chunk building this agent triggered (/ 10) -> frame-cost spikes;
 #   event "frame_spike" when one build took longer than a 60 fps frame (16.7 ms).
-#   info: "chunk_build_ms" (this step), "chunks_loaded" (in the whole world).
+#   info: "chunk_build_ms" and "chunks_built" (this agent's share of the chunk builds this step;
+#   the count does not depend on the machine's speed), "chunks_loaded" (in the whole world).
 
 const SPEED := 12.0
 const SPIKE_MS := 16.7
@@ -15,6 +16,7 @@ var home := Vector2()
 var pos := Vector3()
 var move := Vector2()
 var build_ms := 0.0
+var build_count := 0
 
 
 func _init() -> void:
@@ -26,10 +28,12 @@ func reset_game() -> void:
 	pos.y = world.height_at(int(floor(pos.x)), int(floor(pos.z))) + 2.0
 	move = Vector2()
 	build_ms = 0.0
+	build_count = 0
 
 
 func charge_build(ms: float) -> void:
 	build_ms += ms
+	build_count += 1
 	add_reward(ms / 10.0)
 	if ms > SPIKE_MS:
 		add_event("frame_spike")
@@ -69,8 +73,10 @@ func get_position():
 func get_info() -> Dictionary:
 	var info = .get_info()
 	info["chunk_build_ms"] = build_ms
+	info["chunks_built"] = build_count
 	info["chunks_loaded"] = world.chunks.size()
 	build_ms = 0.0
+	build_count = 0
 	return info
 
 

@@ -14,6 +14,7 @@ const SPREAD := 400.0      # players start this far apart
 var noise := OpenSimplexNoise.new()
 var chunks := {}           # Vector2 chunk coordinate -> StaticBody
 var chunks_built := 0
+var first_served := 0       # the round robin's first player this frame (rotates every frame)
 
 
 func build_level() -> void:
@@ -51,9 +52,11 @@ func missing_around(center: Vector2, radius: int) -> Array:
 func _physics_process(_delta: float) -> void:
 	# Build missing chunks near players (nearest first, round robin over players), then unload.
 	var budget = BUILD_BUDGET
-	for agent in agents:
+	var count = agents.size()
+	for n in range(count):
 		if budget <= 0:
 			break
+		var agent = agents[(first_served + n) % count]
 		var center = chunk_of(agent.get_position())
 		for ring in range(VIEW + 1):
 			var todo = missing_around(center, ring)
@@ -63,6 +66,7 @@ func _physics_process(_delta: float) -> void:
 				agent.charge_build((OS.get_ticks_usec() - started) / 1000.0)
 				budget -= 1
 				break
+	first_served = (first_served + 1) % int(max(1, agents.size()))
 	if Engine.get_physics_frames() % 30 == 0:
 		_unload_far()
 

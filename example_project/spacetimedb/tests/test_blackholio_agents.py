@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-MODULE = "spacetimedb:example_project/spacetimedb/blackholio"
+MODULE = "spacetimedb:spacetimedb/blackholio"  # relative to the rootdir, example_project/
 
 pytestmark = pytest.mark.needs_spacetime
 

@@ -218,8 +218,6 @@ class GodotEngine(Engine):
         """
         from stable_baselines3.common.vec_env import VecMonitor
 
-        from .env import make_vec_env_class
-
         base_seed = self.context.seed if seed is None else seed
         agents = self.agents
         instances = 1
@@ -231,16 +229,28 @@ class GodotEngine(Engine):
                                   "instance); pick n_envs = k * agents")
             else:
                 instances = n_envs // agents
-        sessions = self._launch(instances, agents, base_seed)
+        wrapped = VecMonitor(self._vec_env(instances, agents, base_seed))
+        self._envs.append(wrapped)
+        return wrapped
+
+    def make_replay_vec_env(self, n_envs: int) -> VecEnv:
+        """``n_envs`` one-agent instances (parallel processes) for bug replays: a reset with seed S
+        seeds agent 0's next episode with exactly S (see ``agent_controller.gd``)."""
+        venv = self._vec_env(n_envs, 1, self.context.seed)
+        self._envs.append(venv)
+        return venv
+
+    def _vec_env(self, instances: int, agents: int | None, seed: int) -> VecEnv:
+        """Launch ``instances`` games and expose all their agents as one ``GodotVecEnv``."""
+        from .env import make_vec_env_class
+
+        sessions = self._launch(instances, agents, seed)
         try:
-            venv = make_vec_env_class()(sessions)
+            return make_vec_env_class()(sessions)  # type: ignore[no-any-return]
         except BaseException:
             for s in sessions:
                 s.close()
             raise
-        wrapped = VecMonitor(venv)
-        self._envs.append(wrapped)
-        return wrapped
 
     def make_env(self, seed: int | None = None) -> gym.Env[Any, Any]:
         """One agent as a ``gymnasium.Env`` (launches an instance with ``--agents=1``)."""

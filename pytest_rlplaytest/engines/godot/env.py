@@ -13,6 +13,14 @@ observation. Our addon resets a done agent in the same frame and sends the termi
 SB3's auto-reset). The official Godot RL Agents plugin resets agents itself on the *next* frame and
 sends only the terminal observation: then that observation is also returned as the "first" one of
 the next episode, as godot-rl does (one step of the new episode sees a stale observation).
+
+Our addon also sends the engine telemetry once per reply (top-level ``rlplaytest`` object) and each
+agent's ``rl_episode_seed`` only in the first info of an episode; the session copies both into every
+agent's info, so every step's info still holds ``frame_ms``, ``object_count``, ``static_memory_mb`` and
+``rl_episode_seed``. Step replies from our addon carry observations, rewards and that telemetry as
+one float32 block (``f32``, offered in our handshake) instead of JSON numbers; see ``addon/sync.gd``.
+Replies are checked with a few cheap whole-batch tests first; only a reply that fails them is
+inspected value by value, so errors still name the agent, key and index.
 """
 
 from __future__ import annotations
@@ -37,6 +45,10 @@ from .protocol import (
     handshake_message,
 )
 from .spaces import ActionCodec, ObsCodec
+
+EPISODE_SEED_KEY = "rl_episode_seed"
+_NUMBER_TYPES = frozenset({float, int})
+_BOOL_TYPES = frozenset({bool})
 
 if TYPE_CHECKING:
     import gymnasium as gym
@@ -84,6 +96,8 @@ class GodotSession:
         self._seen_script_errors = 0
         self._started_at = 0.0
         self._pending: list[dict[str, Any]] | None = None
+        self._episode_seeds: list[Any] = []
+        self._action_prefix = b'{"type":"action","action":'
 
     # -- errors ---------------------------------------------------------------------------
     def _context(self) -> str:
@@ -189,6 +203,7 @@ class GodotSession:
                     "of a scene must declare the same observation and action spaces"
                 )
         self.n_agents = n
+        self._episode_seeds = [None] * n
         self.obs_codec = ObsCodec(obs_spaces[0], where=where)
         self.action_codec = ActionCodec(act_spaces[0], where=where)
         self.env_info = info
@@ -228,20 +243,40 @@ class GodotSession:
             raise EngineError(f"{self.spec.label} is not running (closed, or start() was not called)")
         return self.conn
 
-    def _infos(self, reply: dict[str, Any], where: str) -> list[dict[str, Any]]:
+    def _infos(self, reply: dict[str, Any], where: Any) -> list[dict[str, Any]]:
+        """Per-agent infos, with the reply's telemetry and each agent's current episode seed added."""
         infos = reply.get("info")
+        n = self.n_agents
         if infos is None:
-            return [{} for _ in range(self.n_agents)]
-        if not isinstance(infos, list) or len(infos) != self.n_agents:
-            raise ProtocolError(f"{where}: 'info' must be a list with one object per agent ({self.n_agents})")
-        out = []
-        for i, info in enumerate(infos):
-            if info is None:
-                info = {}
-            if not isinstance(info, dict):
-                raise ProtocolError(f"{where}, agent {i}: info must be an object, got {type(info).__name__}")
-            out.append(info)
-        return out
+            infos = [{} for _ in range(n)]
+        elif type(infos) is not list or len(infos) != n:
+            raise ProtocolError(f"{where}: 'info' must be a list with one object per agent ({n})")
+        elif set(map(type, infos)) != {dict}:
+            for i, info in enumerate(infos):
+                if info is None:
+                    infos[i] = {}
+                elif not isinstance(info, dict):
+                    raise ProtocolError(f"{where}, agent {i}: info must be an object, got {type(info).__name__}")
+        telemetry = reply.get("rlplaytest")
+        seeds = self._episode_seeds
+        if type(telemetry) is dict and telemetry:
+            for i, info in enumerate(infos):
+                info.update(telemetry)
+                seed = info.get(EPISODE_SEED_KEY)
+                if seed is None:
+                    if seeds[i] is not None:
+                        info[EPISODE_SEED_KEY] = seeds[i]
+                else:
+                    seeds[i] = seed
+        else:
+            for i, info in enumerate(infos):
+                seed = info.get(EPISODE_SEED_KEY)
+                if seed is None:
+                    if seeds[i] is not None:
+                        info[EPISODE_SEED_KEY] = seeds[i]
+                else:
+                    seeds[i] = seed
+        return infos
 
     def reset(self, seed: int | None = None) -> tuple[Any, list[dict[str, Any]]]:
         """Reset every agent (``seed``: reseed the game first; our addon honours it). Returns the
@@ -265,27 +300,45 @@ class GodotSession:
 
     def send_actions(self, actions: Any) -> None:
         """Send one action per agent (a batch shaped like the action space)."""
-        conn = self._require()
+        conn = self.conn
+        if conn is None:
+            conn = self._require()
         assert self.action_codec is not None
-        conn.send({"type": "action", "action": self.action_codec.encode_batch(actions, self.n_agents)})
+        body = self._action_prefix + self.action_codec.encode_json(actions, self.n_agents).encode("ascii") + b"}"
+        conn.send_frame(len(body).to_bytes(4, "little") + body, "action")
 
     def recv_step(self) -> tuple[Any, np.ndarray, np.ndarray, list[dict[str, Any]]]:
         """Receive the step reply: ``(obs, rewards, dones, infos)`` with SB3 conventions applied
         (``terminal_observation`` and ``TimeLimit.truncated`` in the info of done agents)."""
-        conn = self._require()
-        assert self.obs_codec is not None
+        conn = self.conn
+        if conn is None:
+            conn = self._require()
+        codec = self.obs_codec
+        assert codec is not None
         self.steps += 1
-        where = f"{self.spec.label}: step {self.steps} reply"
+        where = _Where(self.spec.label, self.steps)
         try:
-            reply = conn.expect("step", f"step {self.steps} reply")
-            obs = self.obs_codec.decode_batch(reply.get("obs"), self.n_agents, where)
-            rewards = self._rewards(reply.get("reward"), where)
-            dones = self._dones(reply.get("done"), where)
+            short = _ShortWhere(self.steps)
+            reply = conn.recv(short)
+            if reply.get("type") != "step":
+                reply = conn.expect("step", short, first=reply)
+            block = reply.get("f32")
+            if block is not None and codec.flat is not None:
+                obs, rewards, reply["rlplaytest"] = codec.decode_f32(block, self.n_agents, where)
+            else:
+                obs = codec.decode_batch(reply.get("obs"), self.n_agents, where)
+                rewards = self._rewards(reply.get("reward"), where)
+            done_list = reply.get("done")
+            dones = self._dones(done_list, where)  # (a list of n booleans or 0/1 from here on)
             infos = self._infos(reply, where)
+            if True not in done_list:  # type: ignore[operator]  # (1 == True: covers 0/1 too)
+                if self.spec.script_errors == "fail":
+                    self._check_script_errors()
+                return obs, rewards, dones, infos
             for i in np.flatnonzero(dones):
                 info = infos[i]
                 if TERMINAL_OBS_WIRE_KEY in info:
-                    info["terminal_observation"] = self.obs_codec.decode_one(
+                    info["terminal_observation"] = codec.decode_one(
                         info.pop(TERMINAL_OBS_WIRE_KEY), f"{where}, agent {i}, terminal observation")
                 else:
                     info["terminal_observation"] = _row(obs, int(i))
@@ -296,7 +349,11 @@ class GodotSession:
         self._check_script_errors()
         return obs, rewards, dones, infos
 
-    def _rewards(self, rewards: Any, where: str) -> np.ndarray:
+    def _rewards(self, rewards: Any, where: Any) -> np.ndarray:
+        if type(rewards) is list and len(rewards) == self.n_agents and set(map(type, rewards)) <= _NUMBER_TYPES:
+            arr = np.array(rewards, dtype=np.float64)
+            if np.isfinite(arr).all():
+                return arr.astype(np.float32)
         if not isinstance(rewards, list) or len(rewards) != self.n_agents:
             got = f"{len(rewards)} entries" if isinstance(rewards, list) else repr(rewards)[:60]
             raise ProtocolError(f"{where}: 'reward' must be a list with one number per agent ({self.n_agents}), "
@@ -310,7 +367,9 @@ class GodotSession:
             raise ProtocolError(f"{where}, agent {i}: reward is {arr[i]}; the game must send finite numbers")
         return arr.astype(np.float32)
 
-    def _dones(self, dones: Any, where: str) -> np.ndarray:
+    def _dones(self, dones: Any, where: Any) -> np.ndarray:
+        if type(dones) is list and len(dones) == self.n_agents and set(map(type, dones)) <= _BOOL_TYPES:
+            return np.array(dones, dtype=bool)
         if not isinstance(dones, list) or len(dones) != self.n_agents:
             got = f"{len(dones)} entries" if isinstance(dones, list) else repr(dones)[:60]
             raise ProtocolError(f"{where}: 'done' must be a list with one boolean per agent ({self.n_agents}), "
@@ -336,6 +395,37 @@ class GodotSession:
         if not isinstance(returns, list):
             raise self._protocol_error(ProtocolError(f"call {method!r} reply: 'returns' must be a list"))
         return returns
+
+
+class _Where:
+    """``"<label>: step N reply"`` for error messages, formatted only when an error needs it."""
+
+    __slots__ = ("label", "step")
+
+    def __init__(self, label: str, step: int) -> None:
+        self.label = label
+        self.step = step
+
+    def __str__(self) -> str:
+        return f"{self.label}: step {self.step} reply"
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
+class _ShortWhere:
+    """``"step N reply"`` (the connection's wording), formatted only when an error needs it."""
+
+    __slots__ = ("step",)
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def __str__(self) -> str:
+        return f"step {self.step} reply"
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
 
 
 def _row(obs: Any, i: int) -> Any:
@@ -404,10 +494,15 @@ def make_vec_env_class() -> type:
 
         def step_async(self, actions: np.ndarray) -> None:
             self._actions = np.asarray(actions)
+            if len(self.sessions) == 1:
+                self.sessions[0].send_actions(self._actions)
+                return
             for s, lo, hi in zip(self.sessions, self._offsets, self._offsets[1:]):
                 s.send_actions(self._actions[lo:hi])
 
         def step_wait(self) -> Any:
+            if len(self.sessions) == 1:
+                return self.sessions[0].recv_step()
             parts, rewards, dones, infos = [], [], [], []
             for s in self.sessions:
                 obs, rew, done, inf = s.recv_step()

@@ -10,6 +10,11 @@ chaining to the previous one) and on Ctrl-C (pytest unwinds, then ``atexit`` run
 game also gets ``PR_SET_PDEATHSIG``/SIGKILL so the kernel kills it if its parent dies without
 cleaning up (an xdist worker killed with SIGKILL). Note that the death signal follows the *thread*
 that launched the game: launch games from a thread that lives as long as they do.
+
+The death signal is set by util-linux's ``setpriv --pdeathsig KILL`` exec'ing the game when it is
+available (the game keeps the PID and the setting); otherwise by a ``preexec_fn``. A ``preexec_fn``
+forces a full ``fork()`` of this (large: torch, SB3) process, which costs about 5 ms per launch;
+without one Python spawns with ``vfork``.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ from __future__ import annotations
 import atexit
 import collections
 import contextlib
+import functools
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -69,6 +76,35 @@ def _pdeathsig_preexec() -> Callable[[], None] | None:
     return preexec
 
 
+@functools.lru_cache(maxsize=1)
+def _setpriv_prefix() -> tuple[str, ...] | None:
+    """``("setpriv", "--pdeathsig", "KILL", "--")`` when this setpriv supports it, else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    path = shutil.which("setpriv")
+    if path is None:
+        return None
+    try:
+        out = subprocess.run([path, "--help"], stdin=subprocess.DEVNULL, capture_output=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if b"--pdeathsig" not in out.stdout + out.stderr:
+        return None
+    return (path, "--pdeathsig", "KILL", "--")
+
+
+def _launch_args(cmd: list[str]) -> tuple[list[str], Callable[[], None] | None]:
+    """The argv to spawn and the preexec_fn, both arranging PR_SET_PDEATHSIG=SIGKILL on Linux."""
+    prefix = _setpriv_prefix()
+    if prefix is None:
+        return cmd, _pdeathsig_preexec()
+    exe = cmd[0] if os.sep in cmd[0] else shutil.which(cmd[0])
+    if exe is None or not os.access(exe, os.X_OK) or os.path.isdir(exe):
+        # fail like Popen would, instead of setpriv failing inside the child
+        raise FileNotFoundError(2, "No such executable file", cmd[0])
+    return [*prefix, *cmd], None
+
+
 class GodotProcess:
     """One running game: the process, its log, and its teardown.
 
@@ -90,16 +126,17 @@ class GodotProcess:
         full_env = dict(os.environ)
         full_env.update(env or {})
         install_cleanup_hooks()
+        argv, preexec = _launch_args(self.cmd)
         self.started_at = time.monotonic()
         self.popen = subprocess.Popen(
-            self.cmd,
+            argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             cwd=str(cwd) if cwd else None,
             env=full_env,
             start_new_session=True,
-            preexec_fn=_pdeathsig_preexec(),
+            preexec_fn=preexec,
         )
         self.pid = self.popen.pid
         with _LIVE_LOCK:

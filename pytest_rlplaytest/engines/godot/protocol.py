@@ -8,6 +8,12 @@ process in short slices, so if the game dies the pending call fails within about
 :class:`GodotCrashed` (naming the exit code or the signal, e.g. SIGKILL, and showing the game's last
 output lines) instead of waiting forever. A silent game fails with :class:`GodotTimeout`.
 
+Speed: the socket is a *blocking* socket whose kernel timeouts (``SO_RCVTIMEO``/``SO_SNDTIMEO``) are
+the watch slice, so a step costs one ``send`` and usually one ``recv_into`` system call (Python's
+own socket timeouts add a ``poll`` before every call); the game process is only looked at when a
+call times out. Messages are read into one reusable buffer; JSON is encoded and decoded by
+encoder/decoder objects built once.
+
 Numbers: we send with ``allow_nan=False``. Godot prints NaN/inf as bare ``nan``/``inf`` tokens, which
 are not JSON; they are rejected with the exact place they occurred (e.g. ``obs[3]["obs"][5]``).
 """
@@ -19,6 +25,7 @@ import math
 import re
 import socket
 import struct
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -74,18 +81,40 @@ def _find_sentinels(value: Any, path: str, found: list[str]) -> None:
             _find_sentinels(sub, f"{path}[{i}]", found)
 
 
-def parse_message(data: bytes, what: str) -> dict[str, Any]:
-    """Decode one message body into a dict.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+try:  # the C encoder, built once (json.dumps builds one per call)
+    from json.encoder import c_make_encoder as _c_make_encoder  # type: ignore[attr-defined]
+    from json.encoder import encode_basestring_ascii as _encode_ascii
+
+    _C_ENCODE = _c_make_encoder(None, None, _encode_ascii, None, ":", ",", False, False, False)
+except (ImportError, TypeError):  # pragma: no cover - no C accelerator
+    _C_ENCODE = None
+
+
+def encode_json(value: Any) -> str:
+    """Compact ASCII JSON text of plain lists/dicts/numbers/strings; raises ValueError on NaN/inf."""
+    if _C_ENCODE is None:  # pragma: no cover
+        return _ENCODER.encode(value)
+    return "".join(_C_ENCODE(value, 0))
+
+
+def parse_message(data: bytes | bytearray | memoryview, what: Any) -> dict[str, Any]:
+    """Decode one message body into a dict (``what`` names it in errors; anything printable).
 
     Raises:
         ProtocolError: not UTF-8, not JSON, not an object, or holding NaN/inf (with its location).
     """
     try:
-        text = data.decode("utf-8")
+        text = str(data, "utf-8")
     except UnicodeDecodeError as exc:
         raise ProtocolError(f"{what}: the game sent bytes that are not UTF-8 text ({exc})") from None
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        if text[:1].isspace():
+            text = text.lstrip()
+        value, end = _DECODER.raw_decode(text)
+        if end != len(text) and text[end:].strip():
+            raise json.JSONDecodeError("Extra data", text, end)
     except (json.JSONDecodeError, _NonFinite) as exc:
         substituted = _NONFINITE_TOKEN.sub(lambda m: json.dumps(_SENTINEL + m.group(1)), text)
         found: list[str] = []
@@ -108,7 +137,7 @@ def parse_message(data: bytes, what: str) -> dict[str, Any]:
                 f"...{text[lo:exc.pos + 40]!r}...)"
             ) from None
         raise ProtocolError(f"{what}: the game sent a non-finite number ({exc})") from None
-    if not isinstance(value, dict):
+    if type(value) is not dict:
         raise ProtocolError(f"{what}: the game sent a JSON {type(value).__name__}, not an object")
     return value
 
@@ -120,7 +149,7 @@ def encode_message(message: dict[str, Any]) -> bytes:
         EngineError: the message holds NaN/inf (e.g. a policy produced NaN actions).
     """
     try:
-        body = json.dumps(message, allow_nan=False, separators=(",", ":")).encode("ascii")
+        body = _ENCODER.encode(message).encode("ascii")
     except ValueError as exc:
         raise EngineError(
             f"refusing to send a {message.get('type')!r} message holding NaN/inf ({exc}); the policy or the "
@@ -174,6 +203,25 @@ class Listener:
             pass
 
 
+def _set_kernel_timeouts(sock: socket.socket, seconds: float) -> bool:
+    """Make ``sock`` blocking with kernel send/receive timeouts of ``seconds`` (False: unsupported)."""
+    if not (hasattr(socket, "SO_RCVTIMEO") and hasattr(socket, "SO_SNDTIMEO")) or sys.platform == "win32":
+        return False
+    whole = int(seconds)
+    timeval = struct.pack("@ll", whole, int((seconds - whole) * 1_000_000))
+    try:
+        sock.settimeout(None)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+#: what a receive or send that ran into the watch slice raises (kernel timeout: EAGAIN)
+_SLICE_EXPIRED = (TimeoutError, BlockingIOError, InterruptedError)
+
+
 class Connection:
     """One game's connection: framed JSON messages with deadlines and crash detection.
 
@@ -192,58 +240,110 @@ class Connection:
         self.alive = alive
         self.failure = failure
         self.label = label
-        self._buf = bytearray()
-        self.sock.settimeout(POLL_SLICE_S)
+        self._buf = bytearray(1 << 16)
+        self._view = memoryview(self._buf)
+        self._start = 0  # unread bytes are self._buf[self._start:self._end]
+        self._end = 0
+        if not _set_kernel_timeouts(sock, POLL_SLICE_S):
+            self.sock.settimeout(POLL_SLICE_S)
         self.closed = False
 
     def send(self, message: dict[str, Any]) -> None:
         """Send one message (``allow_nan=False``), watching the game while the socket is full."""
-        view = memoryview(encode_message(message))
+        self.send_frame(encode_message(message), message.get("type"))
+
+    def send_body(self, body: bytes, kind: str) -> None:
+        """Send an already encoded ASCII JSON body (``kind`` names it in errors)."""
+        self.send_frame(struct.pack("<I", len(body)) + body, kind)
+
+    def send_frame(self, frame: bytes, kind: Any) -> None:
+        try:
+            sent = self.sock.send(frame)
+        except _SLICE_EXPIRED:
+            sent = 0
+        except OSError as exc:
+            raise self.failure(f"sending {kind!r} failed: {exc}") from None
+        if sent == len(frame):
+            return
+        view = memoryview(frame)[sent:]
         deadline = time.monotonic() + self.timeout
         while view:
             try:
                 sent = self.sock.send(view)
-            except TimeoutError:
+            except _SLICE_EXPIRED:
                 if not self.alive():
-                    raise self.failure(f"the game exited while the driver sent {message.get('type')!r}") from None
+                    raise self.failure(f"the game exited while the driver sent {kind!r}") from None
                 if time.monotonic() >= deadline:
-                    raise GodotTimeout(f"{self.label} has not read its {message.get('type')!r} message for "
+                    raise GodotTimeout(f"{self.label} has not read its {kind!r} message for "
                                        f"{self.timeout:g} s (it hangs)") from None
                 continue
             except OSError as exc:
-                raise self.failure(f"sending {message.get('type')!r} failed: {exc}") from None
+                raise self.failure(f"sending {kind!r} failed: {exc}") from None
             view = view[sent:]
 
-    def _fill(self, n: int, deadline: float, what: str) -> None:
-        while len(self._buf) < n:
+    def _fill(self, n: int, what: Any, waited: float = 0.0) -> None:
+        """Read until at least ``n`` unread bytes are buffered (``waited``: seconds already spent
+        waiting for this message, counted against the timeout)."""
+        if self._start + n > len(self._buf):  # make room: move the unread bytes to the front
+            unread = self._end - self._start
+            if n > len(self._buf):
+                grown = bytearray(max(n, 2 * len(self._buf)))
+                grown[:unread] = self._view[self._start:self._end]
+                self._buf, self._view = grown, memoryview(grown)
+            else:  # (through a copy: the regions may overlap)
+                self._buf[:unread] = bytes(self._view[self._start:self._end])
+            self._start, self._end = 0, unread
+        deadline = 0.0
+        while self._end - self._start < n:
             try:
-                chunk = self.sock.recv(max(65536, n - len(self._buf)))
-            except TimeoutError:
+                got = self.sock.recv_into(self._view[self._end:])
+            except _SLICE_EXPIRED:
                 if not self.alive():
                     raise self.failure(f"the game exited while the driver waited for its {what}") from None
-                if time.monotonic() >= deadline:
+                now = time.monotonic()
+                if not deadline:  # (set at the first expired slice: the clock is read only when idle)
+                    deadline = now - POLL_SLICE_S - waited + self.timeout
+                if now >= deadline:
                     raise GodotTimeout(
                         f"{self.label} sent nothing for {self.timeout:g} s while the driver waited for its "
                         f"{what} (it hangs, or is very slow). Raise the limit with --rl-engine-timeout "
                         "or timeout= in the marker if the game legitimately needs longer."
                     ) from None
                 continue
-            except (ConnectionResetError, OSError) as exc:
+            except OSError as exc:
                 raise self.failure(f"the connection broke while the driver waited for its {what} ({exc})") from None
-            if not chunk:
+            if not got:
                 raise self.failure(f"the game closed the connection while the driver waited for its {what}")
-            self._buf += chunk
+            self._end += got
 
-    def recv(self, what: str) -> dict[str, Any]:
+    def recv(self, what: Any) -> dict[str, Any]:
         """Receive one message; ``what`` (e.g. ``"step reply"``) is used in error messages."""
-        deadline = time.monotonic() + self.timeout
-        self._fill(4, deadline, what)
-        (length,) = struct.unpack_from("<I", self._buf, 0)
+        waited = 0.0
+        if self._start == self._end:  # nothing buffered (lockstep: the usual case): one plain read
+            self._start = self._end = 0
+            try:
+                got = self.sock.recv_into(self._view)
+            except _SLICE_EXPIRED:
+                got, waited = -1, POLL_SLICE_S
+            except OSError:  # a broken connection: the careful path below reports it
+                got = -1
+            if got > 0:
+                self._end = got
+            elif got == 0:
+                raise self.failure(f"the game closed the connection while the driver waited for its {what}")
+        if self._end - self._start < 4:
+            self._fill(4, what, waited)
+        start = self._start
+        length = int.from_bytes(self._view[start:start + 4], "little")
         if length > MAX_MESSAGE_BYTES:
             raise ProtocolError(f"{what}: the game announced a {length}-byte message; the stream is corrupt")
-        self._fill(4 + length, deadline, what)
-        body = bytes(self._buf[4:4 + length])
-        del self._buf[:4 + length]
+        if self._end - start < 4 + length:
+            self._fill(4 + length, what, waited)
+            start = self._start
+        body = self._view[start + 4:start + 4 + length]
+        self._start = start + 4 + length
+        if self._start == self._end:
+            self._start = self._end = 0
         return parse_message(body, what)
 
     def request(self, message: dict[str, Any], expect: str, what: str) -> dict[str, Any]:
@@ -251,10 +351,11 @@ class Connection:
         self.send(message)
         return self.expect(expect, what)
 
-    def expect(self, expect: str, what: str) -> dict[str, Any]:
-        """Receive the next message and check its type (a stray ``handshake`` echo is skipped)."""
+    def expect(self, expect: str, what: Any, first: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Receive the next message and check its type (a stray ``handshake`` echo is skipped);
+        ``first``: an already received message to check first."""
         while True:
-            reply = self.recv(what)
+            reply, first = (first, None) if first is not None else (self.recv(what), None)
             kind = reply.get("type")
             if kind == expect:
                 return reply
@@ -277,8 +378,10 @@ class Connection:
 
 
 def handshake_message() -> dict[str, Any]:
-    """The handshake (the game does not answer it)."""
-    return {"type": "handshake", "major_version": MAJOR_VERSION, "minor_version": MINOR_VERSION}
+    """The handshake (the game does not answer it). ``rlplaytest.f32`` offers our addon's float32
+    blocks for step replies (other games ignore the extra key)."""
+    return {"type": "handshake", "major_version": MAJOR_VERSION, "minor_version": MINOR_VERSION,
+            "rlplaytest": {"f32": True}}
 
 
 def is_finite_number(value: Any) -> bool:

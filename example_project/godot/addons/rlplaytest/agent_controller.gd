@@ -36,6 +36,10 @@ var episode_seed := 0
 var rng := RandomNumberGenerator.new()
 var _events := []
 var _max_steps_override := 0
+# the episode seed goes out in the first info of each episode only (the driver repeats it in every
+# step's info): a 10-digit integer per agent per step was a large part of Godot's JSON.print time
+var _seed_reported := false
+var _exact_seed_next := false
 
 
 func _enter_tree() -> void:
@@ -117,8 +121,12 @@ func rl_set_index(index: int) -> void:
 
 
 func rl_set_seed(seed_value: int) -> void:
+	# A reset with a seed restarts the episode stream from it; agent 0's next episode is seeded with
+	# exactly that value, so an episode recorded with info["rl_episode_seed"] = S replays from a
+	# one-agent instance reset with seed S (as Gymnasium's env.reset(seed=S) does).
 	base_seed = seed_value
 	episode = 0
+	_exact_seed_next = true
 
 
 func rl_after_step() -> void:
@@ -130,7 +138,11 @@ func rl_after_step() -> void:
 
 func reset() -> void:
 	# A fresh episode: counters, the episode's own seeded RNG, then the game's reset_game().
-	episode_seed = int(abs(hash([base_seed, agent_index, episode]))) % 2147483647
+	if _exact_seed_next and agent_index == 0:
+		episode_seed = base_seed
+	else:
+		episode_seed = int(abs(hash([base_seed, agent_index, episode]))) % 2147483647
+	_exact_seed_next = false
 	episode += 1
 	rng.seed = episode_seed
 	done = false
@@ -140,6 +152,7 @@ func reset() -> void:
 	reward = 0.0
 	n_steps = 0
 	_events = []
+	_seed_reported = false
 	if _max_steps_override > 0:
 		max_steps = _max_steps_override
 	reset_game()
@@ -150,7 +163,10 @@ func rl_auto_reset() -> void:
 
 
 func get_info() -> Dictionary:
-	var info = {"rl_episode_seed": episode_seed}
+	var info = {}
+	if not _seed_reported:
+		info["rl_episode_seed"] = episode_seed
+		_seed_reported = true
 	if _events.size() > 0:
 		info["events"] = _events
 		_events = []

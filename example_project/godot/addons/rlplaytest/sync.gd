@@ -10,6 +10,18 @@ extends Node
 # Command line: --port=P (no port: the game runs without a driver), --env_seed=S (seeds the global
 # RNG and every agent's RNG), --action_repeat=K, --speedup=X, --connect_timeout=SECONDS.
 # Run under --fixed-fps 60 so physics time does not depend on the wall clock.
+#
+# Step replies carry the engine telemetry (frame_ms, object_count, static_memory_mb) once, in the
+# top-level "rlplaytest" object (the driver copies it into every agent's info). A driver that says
+# "rlplaytest": {"f32": true} in its handshake (pytest-rlplaytest) gets the observations, rewards
+# and telemetry of step replies as one base64 block of float32 values in "f32" (agent by agent,
+# keys in sorted order, then the rewards, then frame_ms, object_count, static_memory_mb) instead of
+# JSON numbers: Godot 3's JSON.print formats about one float per microsecond, which dominated the
+# cost of a step. Other drivers (godot-rl) get plain JSON. A step whose observations do not match the
+# declared sizes goes out as plain JSON, so the driver can name the agent and key; inside a block,
+# values convert as Godot converts them to float (true -> 1.0), while reset replies are always JSON
+# and fully checked by the driver.
+# Per-step work avoids allocations it can skip: agent capabilities (has_method) are looked up once.
 
 const ADDON_VERSION := "0.1.0"
 const PROTOCOL_MAJOR := "0"
@@ -30,6 +42,16 @@ var telemetry = Telemetry.new()
 var quitting := false
 var steps := 0
 var warned_actions := false
+# per agent, looked up once: [rl_after_step, zero_reward, get_done, get_info, set_done_false, rl_auto_reset]
+var caps := []
+# the driver accepts float32 blocks (see the header)
+var f32_ok := false
+# [key, size] of the observation keys in sorted order, when every key is a flat numeric box
+var f32_layout := []
+var f32_width := 0
+# the one observation key when there is just one (the common case gets a shorter loop)
+var f32_key := ""
+var head_buf := PoolByteArray([0, 0, 0, 0])
 
 
 func _ready() -> void:
@@ -64,15 +86,20 @@ func _connect(port: int) -> bool:
 		if status == StreamPeerTCP.STATUS_NONE or status == StreamPeerTCP.STATUS_ERROR:
 			stream.disconnect_from_host()
 			stream.connect_to_host("127.0.0.1", port)
-		OS.delay_msec(5)
+		# (StreamPeerTCP has no blocking connect; a local connect completes within microseconds)
+		OS.delay_usec(200)
 	return false
 
 
 func _collect_agents() -> void:
 	agents = get_tree().get_nodes_in_group(agent_group)
+	caps = []
 	for i in range(agents.size()):
-		if agents[i].has_method("rl_set_index"):
-			agents[i].rl_set_index(i)
+		var a = agents[i]
+		if a.has_method("rl_set_index"):
+			a.rl_set_index(i)
+		caps.append([a.has_method("rl_after_step"), a.has_method("zero_reward"), a.has_method("get_done"),
+				a.has_method("get_info"), a.has_method("set_done_false"), a.has_method("rl_auto_reset")])
 	agents_collected = true
 
 
@@ -94,9 +121,18 @@ func _physics_process(_delta: float) -> void:
 
 # ---- wire ---------------------------------------------------------------------------------
 func _send(message: Dictionary) -> void:
-	var body = JSON.print(message).to_utf8()
+	_send_text(JSON.print(message))
+
+
+func _send_text(text: String) -> void:
+	# one write per message (the length and the body together: one TCP segment with no_delay)
+	var body = text.to_utf8()
 	var n = body.size()
-	var packet = PoolByteArray([n & 255, (n >> 8) & 255, (n >> 16) & 255, (n >> 24) & 255])
+	head_buf[0] = n & 255
+	head_buf[1] = (n >> 8) & 255
+	head_buf[2] = (n >> 16) & 255
+	head_buf[3] = (n >> 24) & 255
+	var packet = head_buf
 	packet.append_array(body)
 	stream.put_data(packet)
 
@@ -128,9 +164,16 @@ func _serve() -> void:
 			get_tree().quit(0)
 			return
 		var kind = message.get("type", "")
-		if kind == "handshake":
+		if kind == "action":  # the per-step message first
+			_apply_actions(message.get("action", []))
+			repeat_left = action_repeat
+			telemetry.step_begin()
+			return
+		elif kind == "handshake":
 			if str(message.get("major_version", "")) != PROTOCOL_MAJOR:
 				printerr("rlplaytest: driver speaks protocol major version ", message.get("major_version"))
+			var ext = message.get("rlplaytest", null)
+			f32_ok = typeof(ext) == TYPE_DICTIONARY and ext.get("f32", false) == true
 		elif kind == "env_info":
 			_send(_env_info())
 		elif kind == "reset":
@@ -142,11 +185,6 @@ func _serve() -> void:
 			for agent in agents:
 				returns.append(agent.call(method) if agent.has_method(method) else null)
 			_send({"type": "call", "returns": returns})
-		elif kind == "action":
-			_apply_actions(message.get("action", []))
-			repeat_left = action_repeat
-			telemetry.step_begin()
-			return
 		elif kind == "close":
 			quitting = true
 			get_tree().quit(0)
@@ -154,6 +192,28 @@ func _serve() -> void:
 		else:
 			printerr("rlplaytest: unknown message type '", kind, "'")
 			_send({"type": "error", "message": "unknown message type '%s'" % kind})
+
+
+func _f32_layout_of(space) -> Array:
+	# [[key, size], ...] in sorted key order when every key is a flat numeric box, else []
+	if typeof(space) != TYPE_DICTIONARY or space.empty():
+		return []
+	var keys = space.keys()
+	keys.sort()
+	var layout = []
+	for key in keys:
+		var entry = space[key]
+		if typeof(key) != TYPE_STRING or "2d" in key or typeof(entry) != TYPE_DICTIONARY:
+			return []
+		if str(entry.get("space", "box")) != "box":
+			return []
+		var size = entry.get("size", null)
+		if typeof(size) == TYPE_ARRAY and size.size() == 1:
+			size = size[0]
+		if typeof(size) != TYPE_INT and typeof(size) != TYPE_REAL:
+			return []
+		layout.append([key, int(size)])
+	return layout
 
 
 func _env_info() -> Dictionary:
@@ -164,6 +224,16 @@ func _env_info() -> Dictionary:
 		obs_spaces.append(agent.get_obs_space())
 		action_spaces.append(agent.get_action_space())
 		policies.append(agent.get("policy_name") if agent.get("policy_name") != null else "shared_policy")
+	f32_layout = []
+	f32_width = 0
+	if f32_ok and obs_spaces.size() > 0:
+		f32_layout = _f32_layout_of(obs_spaces[0])
+		for i in range(1, obs_spaces.size()):
+			if obs_spaces[i].hash() != obs_spaces[0].hash():
+				f32_layout = []
+		for entry in f32_layout:
+			f32_width += entry[1]
+		f32_key = f32_layout[0][0] if f32_layout.size() == 1 else ""
 	return {
 		"type": "env_info",
 		"observation_space": obs_spaces,
@@ -177,6 +247,8 @@ func _env_info() -> Dictionary:
 			"action_repeat": action_repeat,
 			"env_seed": env_seed,
 			"auto_reset": true,
+			"f32": not f32_layout.empty(),
+			"telemetry": "rlplaytest",
 		},
 	}
 
@@ -203,8 +275,8 @@ func _collect_obs() -> Array:
 
 func _collect_reset_info() -> Array:
 	var infos = []
-	for agent in agents:
-		infos.append(agent.get_info() if agent.has_method("get_info") else {})
+	for i in range(agents.size()):
+		infos.append(agents[i].get_info() if caps[i][3] else {})
 	return infos
 
 
@@ -220,31 +292,66 @@ func _apply_actions(actions) -> void:
 
 func _send_step_reply() -> void:
 	steps += 1
-	var frame = telemetry.snapshot()
+	var n = agents.size()
 	var obs = []
 	var rewards = []
 	var dones = []
 	var infos = []
-	for agent in agents:
-		if agent.has_method("rl_after_step"):
+	obs.resize(n)
+	rewards.resize(n)
+	dones.resize(n)
+	infos.resize(n)
+	for i in range(n):
+		var agent = agents[i]
+		var cap = caps[i]
+		if cap[0]:
 			agent.rl_after_step()
 		var o = agent.get_obs()
-		var r = agent.get_reward()
-		if agent.has_method("zero_reward"):
+		rewards[i] = agent.get_reward()
+		if cap[1]:
 			agent.zero_reward()
-		var d = agent.get_done() if agent.has_method("get_done") else bool(agent.get("done"))
-		var info = agent.get_info() if agent.has_method("get_info") else {}
-		for key in frame.keys():
-			info[key] = frame[key]
+		var d = agent.get_done() if cap[2] else bool(agent.get("done"))
+		var info = agent.get_info() if cap[3] else {}
 		if d:
-			if agent.has_method("set_done_false"):
+			if cap[4]:
 				agent.set_done_false()
-			if agent.has_method("rl_auto_reset"):
+			if cap[5]:
 				info["rl_terminal_obs"] = o
 				agent.rl_auto_reset()
 				o = agent.get_obs()
-		obs.append(o)
-		rewards.append(r)
-		dones.append(d)
-		infos.append(info)
-	_send({"type": "step", "obs": obs, "reward": rewards, "done": dones, "info": infos})
+		obs[i] = o
+		dones[i] = d
+		infos[i] = info
+	var block = _f32_block(obs, rewards) if f32_width > 0 else null
+	if block == null:
+		_send({"type": "step", "obs": obs, "reward": rewards, "done": dones, "info": infos,
+				"rlplaytest": telemetry.snapshot()})
+	else:
+		# (spliced by hand: base64 needs no escaping, and JSON.print escapes a long string slowly)
+		_send_text('{"type":"step","f32":"' + block + '","done":' + JSON.print(dones) + ',"info":'
+				+ JSON.print(infos) + '}')
+
+
+func _f32_block(obs: Array, rewards: Array):
+	# base64 of float32 [obs of agent 0 (keys sorted), obs of agent 1, ..., rewards], or null when an
+	# observation does not match the declared layout (then plain JSON goes out and the driver reports
+	# the exact problem)
+	var values = PoolRealArray()
+	if f32_key != "":
+		for o in obs:
+			var v = o.get(f32_key) if o is Dictionary and o.size() == 1 else null
+			if not (v is Array or v is PoolRealArray or v is PoolIntArray) or v.size() != f32_width:
+				return null
+			values.append_array(v)
+	else:
+		for o in obs:
+			if not o is Dictionary or o.size() != f32_layout.size():
+				return null
+			for entry in f32_layout:
+				var v = o.get(entry[0])
+				if not (v is Array or v is PoolRealArray or v is PoolIntArray) or v.size() != entry[1]:
+					return null
+				values.append_array(v)
+	values.append_array(rewards)
+	values.append_array(telemetry.values())
+	return Marshalls.raw_to_base64(var2bytes(values))

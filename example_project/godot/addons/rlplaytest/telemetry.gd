@@ -32,6 +32,12 @@ func step_begin() -> void:
 	_step_frames = 0
 
 
+func values() -> Array:
+	# [frame_ms, object_count, static_memory_mb], in the order of the float32 block (sync.gd)
+	return [_step_max_usec / 1000.0, Performance.get_monitor(Performance.OBJECT_COUNT),
+			Performance.get_monitor(Performance.MEMORY_STATIC) / 1048576.0]
+
+
 func snapshot() -> Dictionary:
 	return {
 		"frame_ms": _step_max_usec / 1000.0,
