@@ -130,6 +130,8 @@ class PlaytestResult:
     seed: int | None = None
     engine: dict[str, Any] = field(default_factory=dict)
     stopped_early: str | None = None
+    #: the decision of a sequential test (set by a ``stop`` rule that has ``attach``)
+    sequential_test: Any = None
 
     # -- counts ---------------------------------------------------------------------------
     @property
@@ -333,7 +335,8 @@ def run_playtest(
         deterministic: greedy actions.
         seed: recorded as the episode seed when the env does not report per-episode seeds.
         stop: called after every finished episode with all episodes so far; ``True`` ends the
-            playtest early (sequential tests).
+            playtest early (sequential tests). If it has an ``attach(result)`` method, that is
+            called with the result (a sequential stopper records its decision so).
         record_actions: keep every action (for replay bundles).
         max_steps: a safety cap on total vector steps (None: 10,000 per requested episode).
 
@@ -389,5 +392,9 @@ def run_playtest(
         if steps >= cap:
             stopped = f"step cap of {cap} reached"
             break
-    return PlaytestResult(episodes=finished, eval_seconds=time.perf_counter() - start, seed=seed,
-                          stopped_early=stopped)
+    result = PlaytestResult(episodes=finished, eval_seconds=time.perf_counter() - start, seed=seed,
+                            stopped_early=stopped)
+    attach = getattr(stop, "attach", None)
+    if callable(attach):  # a sequential test records its decision on the result
+        attach(result)
+    return result

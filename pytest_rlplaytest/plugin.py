@@ -281,7 +281,6 @@ class Playtest:
 
         spec = self.spec
         n_episodes = episodes or spec.episodes
-        stopper = None
         if sequential:
             if at_least is None:
                 raise TypeError("rl_playtest(sequential=True) needs at_least=<success-rate threshold>")
@@ -289,8 +288,7 @@ class Playtest:
                 raise TypeError("rl_playtest: pass either sequential=True or stop=, not both")
             from .verdicts import sequential_stopper
 
-            stopper = sequential_stopper(at_least, alpha=alpha, beta=beta, cap=n_episodes)
-            stop = stopper
+            stop = sequential_stopper(at_least, alpha=alpha, beta=beta, cap=n_episodes)
         eval_seed = derive_seed(spec.seed, "eval", self.calls)
         self.calls += 1
         seed_everything(eval_seed)
@@ -309,8 +307,6 @@ class Playtest:
         finally:
             if own_env:
                 venv.close()
-        if stopper is not None:
-            stopper.attach(result)
         training = self.item.stash.get(TRAINING_KEY, {})
         result.scenario = spec.describe()
         result.engine = self.engine.describe()
@@ -437,7 +433,13 @@ def rl_replay(request: pytest.FixtureRequest, rl_artifacts: Path) -> Any:
     return report
 
 
-spacetimedb_instance = pytest.fixture(scope="session", name="spacetimedb_instance")(_spacetimedb_instance)
+def _spacetimedb_scope(fixture_name: str, config: pytest.Config) -> str:
+    """``--spacetimedb-scope`` (default session): how long one SpacetimeDB server lives."""
+    return str(get_settings(config).values["spacetimedb_scope"])
+
+
+spacetimedb_instance = pytest.fixture(scope=_spacetimedb_scope, name="spacetimedb_instance")(  # type: ignore[arg-type]
+    _spacetimedb_instance)
 
 
 @pytest.fixture

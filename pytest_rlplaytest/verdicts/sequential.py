@@ -18,8 +18,6 @@ evaluate sequential tests with one env (or episodes of similar length).
 
 from __future__ import annotations
 
-import collections
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,9 +27,6 @@ from .stats import SPRT
 __all__ = ["SequentialOutcome", "SequentialStopper", "sequential_outcome", "sequential_stopper"]
 
 RESULT_ATTRIBUTE = "sequential_test"
-#: recent stoppers (strong references, so an inline ``stop=sequential_stopper(...)`` survives until
-#: the assertion; a stopper holds no episodes, only the identity of the list it was fed)
-_RECENT: collections.deque[SequentialStopper] = collections.deque(maxlen=64)
 
 
 @dataclass(frozen=True)
@@ -81,18 +76,9 @@ class SequentialStopper:
         self.cap = cap
         self._consumed = 0
         self._judged = 0
-        self._list_id: int | None = None
-        self._first: weakref.ReferenceType[Any] | None = None
-        _RECENT.append(self)
 
     def __call__(self, episodes: Sequence[Any]) -> bool:
         """Feed the episodes finished so far (the whole list each time); True means stop."""
-        if self._list_id is None and len(episodes):
-            self._list_id = id(episodes)
-            try:
-                self._first = weakref.ref(episodes[0])
-            except TypeError:  # not weak-referenceable: identity of the list alone
-                self._first = None
         new = episodes[self._consumed:]
         self._consumed = len(episodes)
         for episode in new:
@@ -118,18 +104,11 @@ class SequentialStopper:
                                  llr=s.llr, log_a=s.log_a, log_b=s.log_b, cap=self.cap)
 
     def attach(self, result: Any) -> SequentialOutcome:
-        """Store the outcome on ``result`` (as ``result.sequential_test``) and return it."""
+        """Store the outcome on ``result`` (as ``result.sequential_test``) and return it;
+        ``run_playtest`` calls this for the ``stop`` it was given."""
         outcome = self.outcome()
         setattr(result, RESULT_ATTRIBUTE, outcome)
         return outcome
-
-    def fed(self, episodes: Sequence[Any]) -> bool:
-        """True when ``episodes`` is the very list this stopper was fed by ``run_playtest``."""
-        if self._list_id is None or id(episodes) != self._list_id or not len(episodes):
-            return False
-        if self._first is None:
-            return True
-        return self._first() is episodes[0]
 
     def __repr__(self) -> str:
         return f"SequentialStopper({self.sprt!r}, cap={self.cap})"
@@ -145,19 +124,7 @@ def sequential_stopper(p: float, alpha: float = 0.05, beta: float = 0.2, delta: 
 
 
 def sequential_outcome(result: Any) -> SequentialOutcome | None:
-    """The sequential decision behind ``result``, if it came from a sequential run.
-
-    Looks for ``result.sequential_test`` first, then for a live stopper that was fed
-    ``result.episodes`` by ``run_playtest`` (and attaches its outcome to ``result``).
-    """
+    """The sequential decision behind ``result`` (``result.sequential_test``), if it came from a
+    sequential run."""
     found = getattr(result, RESULT_ATTRIBUTE, None)
-    if isinstance(found, SequentialOutcome):
-        return found
-    episodes = getattr(result, "episodes", None)
-    if episodes is None:
-        return None
-    for stopper in reversed(_RECENT):
-        if stopper.fed(episodes):
-            return stopper.attach(result)
-    return None
-
+    return found if isinstance(found, SequentialOutcome) else None

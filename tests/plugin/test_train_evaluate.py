@@ -85,3 +85,25 @@ def test_success_rule_by_info_key_and_event(tiny_game: pytest.Pytester) -> None:
         """
     )
     tiny_game.runpytest().assert_outcomes(passed=3)
+
+
+def test_sequential_playtest_records_the_sprt_decision(tiny_game: pytest.Pytester) -> None:
+    tiny_game.makepyfile(
+        """
+        import pytest
+        from pytest_rlplaytest import assert_success_rate
+
+        @pytest.mark.rl_scenario(env="Coin-v0", timesteps=64, episodes=200)
+        def test_seq(rl_playtest):
+            result = rl_playtest(sequential=True, at_least=0.5)
+            assert result.sequential_test.decision == "accept_h1"  # Coin always reports success
+            assert result.n_episodes < 60 and result.stopped_early == "sequential test decided"
+            assert assert_success_rate(result, at_least=0.5).details["method"] == "sprt"
+
+        @pytest.mark.rl_scenario(env="Coin-v0", timesteps=64, episodes=5)
+        def test_needs_threshold(rl_playtest):
+            with pytest.raises(TypeError, match="needs at_least="):
+                rl_playtest(sequential=True)
+        """
+    )
+    tiny_game.runpytest().assert_outcomes(passed=2)

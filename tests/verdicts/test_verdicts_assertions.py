@@ -97,14 +97,15 @@ def test_invalid_requests() -> None:
 
 
 def _feed(stop, outcomes):  # type: ignore[no-untyped-def]
-    """Play like run_playtest: call stop with the growing list, return a result over that list."""
+    """Play like run_playtest: call stop with the growing list, then let it attach its decision."""
     result = build_result(outcomes)
     finished: list = []
     for episode in result.episodes:
         finished.append(episode)
         if stop(finished):
             break
-    result.episodes = finished  # run_playtest hands the same list to PlaytestResult
+    result.episodes = finished
+    stop.attach(result)  # as run_playtest does for a stop rule with attach()
     return result
 
 
