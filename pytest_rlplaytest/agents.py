@@ -112,19 +112,34 @@ def _budget_kwargs(spec: ScenarioSpec, n_envs: int) -> tuple[dict[str, Any], int
     """
     kwargs = dict(spec.algo_kwargs)
     total = spec.timesteps
-    if spec.algo in ("PPO", "RecurrentPPO") and "n_steps" not in kwargs:
-        default = 2048 if spec.algo == "PPO" else 128
-        per_env = max(spec.timesteps // max(n_envs, 1), 16)
-        rollouts = -(-per_env // default)
-        n_steps = max(16, (per_env // rollouts) // 8 * 8)
-        kwargs["n_steps"] = n_steps
-        total = min(spec.timesteps, rollouts * n_steps * n_envs) if spec.timesteps >= n_steps * n_envs else (
-            n_steps * n_envs)
-        if "batch_size" not in kwargs:
-            batch = min(64, n_steps * n_envs)
-            while (n_steps * n_envs) % batch:
-                batch -= 1
-            kwargs["batch_size"] = batch
+    if spec.algo not in ("PPO", "RecurrentPPO", "A2C"):
+        return kwargs, total
+    n_envs = max(n_envs, 1)
+    if "n_steps" in kwargs and int(kwargs["n_steps"]) * n_envs <= spec.timesteps:
+        # the marker sized the rollout and it fits: train the whole rollouts that fit the budget
+        rollout = int(kwargs["n_steps"]) * n_envs
+        return kwargs, (spec.timesteps // rollout) * rollout
+    if spec.algo == "A2C" and "n_steps" not in kwargs:
+        return kwargs, total  # A2C's rollouts are 5 steps: nothing to fit
+    # No n_steps, or one whose rollout exceeds the (capped) budget: size the rollout to fit.
+    default = {"PPO": 2048, "RecurrentPPO": 128, "A2C": 5}[spec.algo]
+    per_env = max(spec.timesteps // n_envs, 16)
+    rollouts = -(-per_env // default)
+    n_steps = max(16, (per_env // rollouts) // 8 * 8)
+    if spec.algo == "A2C":
+        n_steps = max(1, spec.timesteps // n_envs)
+    if "n_steps" in kwargs:
+        log.info("%s: rollout of %s steps x %d envs exceeds the budget of %d timesteps; using n_steps=%d",
+                 spec.nodeid, kwargs["n_steps"], n_envs, spec.timesteps, n_steps)
+    kwargs["n_steps"] = n_steps
+    total = rollouts * n_steps * n_envs if spec.algo != "A2C" else n_steps * n_envs
+    total = min(spec.timesteps, total) if spec.timesteps >= n_steps * n_envs else n_steps * n_envs
+    if spec.algo != "A2C":  # PPO's minibatches must divide the rollout
+        size = n_steps * n_envs
+        batch = min(int(kwargs.get("batch_size", 64)), size)
+        while size % batch:
+            batch -= 1
+        kwargs["batch_size"] = batch
     return kwargs, total
 
 

@@ -150,6 +150,18 @@ def rl_artifacts(request: pytest.FixtureRequest) -> Path:
 
 
 @pytest.fixture
+def rl_property(request: pytest.FixtureRequest) -> Callable[[str, Any], None]:
+    """``rl_property(name, value)``: record a JUnit property of this test (through
+    ``item.user_properties``, so it survives ``-n`` and works with every ``junit_family``)."""
+    from .reports.junit import set_property
+
+    def record(name: str, value: Any) -> None:
+        set_property(request.node, name, value)
+
+    return record
+
+
+@pytest.fixture
 def rl_engine(
     request: pytest.FixtureRequest, rl_scenario: ScenarioSpec, rl_artifacts: Path
 ) -> Generator[Engine, None, None]:
@@ -346,9 +358,10 @@ class BugHunt:
         self.item, self.spec, self.engine, self.artifacts = item, spec, engine, artifacts
 
     def __call__(self, *, shrink: bool = True, parallel: int = 2, n_envs: int | None = None,
-                 max_replays: int = 2000) -> Any:
+                 max_replays: int = 5000, shrink_hits: int = 3) -> Any:
         """Train an exploring agent for the scenario's budget, record every episode that hits the
-        bug as a replay bundle, and shrink the first one (``parallel`` game instances at once).
+        bug as a replay bundle, and shrink the first ``shrink_hits`` of them, keeping the shortest
+        (``parallel`` game instances replay at once; ``max_replays`` per shrink).
 
         Returns a ``HuntResult`` (``found``, ``first_hit_timestep``, ``bundles``, ``shrunk``,
         ``original_length``, ``shrunk_length``).
@@ -358,7 +371,7 @@ class BugHunt:
         from .reports.junit import set_property
 
         result = run_hunt(self.spec, self.engine, self.artifacts, n_envs=n_envs, do_shrink=shrink,
-                          parallel=parallel, max_replays=max_replays)
+                          parallel=parallel, max_replays=max_replays, shrink_hits=shrink_hits)
         item = self.item
         set_property(item, "rl_timesteps", result.timesteps)
         set_property(item, "rl_train_seconds", round(result.seconds, 3))

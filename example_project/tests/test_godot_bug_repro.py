@@ -46,10 +46,10 @@ def fell_through_seam(positions: list[list[float]]) -> bool:
 
 
 @pytest.mark.rl_scenario(**BUG_REPRO, model="../godot/models/bug_repro_ppo.zip", episodes=64)
-def test_floor_seam_bug_still_reproducible(rl_playtest, rl_baseline, record_property):
+def test_floor_seam_bug_still_reproducible(rl_playtest, rl_baseline, rl_property):
     result = rl_playtest()
     falls = [e for e in result.episodes if e.success]
-    record_property("bug_repro_falls", f"{len(falls)}/{result.n_episodes}")
+    rl_property("bug_repro_falls", f"{len(falls)}/{result.n_episodes}")
     assert_success_rate(result, at_least=0.05)
     outside = [(e.index, e.positions[-1]) for e in falls if not fell_through_seam(e.positions)]
     assert not outside, f"falls out of the world away from the known seam (a new hole?): {outside}"

@@ -54,5 +54,5 @@ def test_landing_training_pipeline(rl_playtest):
                          algo_kwargs=PPO_KWARGS, policy_kwargs=NET)
 def test_landing_from_scratch(rl_playtest):
     result = rl_playtest()
-    assert result.timesteps <= 300_000 + 16 * 256  # SB3 finishes the rollout it started
+    assert result.timesteps <= 300_000  # the budget is a cap: whole rollouts that fit it
     assert_success_rate(result, at_least=0.9)

@@ -80,12 +80,12 @@ def report_worst_frame(result: PlaytestResult, label: str, record: Callable[[str
 
 
 @pytest.mark.rl_scenario(**VOXEL, model="../godot/models/voxel_stress_ppo.zip", episodes=EPISODES)
-def test_voxel_agent_finds_frame_spikes(rl_playtest, rl_env, rl_scenario, rl_artifacts, record_property):
+def test_voxel_agent_finds_frame_spikes(rl_playtest, rl_env, rl_scenario, rl_artifacts, rl_property):
     result = rl_playtest()
-    agent = report_worst_frame(result, "agent", record_property, rl_artifacts)
+    agent = report_worst_frame(result, "agent", rl_property, rl_artifacts)
     rl_env.seed(rl_scenario.seed)
     random_result = run_playtest(RandomPolicy(rl_scenario.seed), rl_env, EPISODES, seed=rl_scenario.seed)
-    random = report_worst_frame(random_result, "random", record_property, rl_artifacts)
+    random = report_worst_frame(random_result, "random", rl_property, rl_artifacts)
     print(f"worst frame: agent {agent['worst_frame_ms']:.2f} ms (episode {agent['episode']}, step "
           f"{agent['step']}), random {random['worst_frame_ms']:.2f} ms; chunk builds per episode: agent "
           f"{agent['chunks_built_per_episode']:.1f}, random {random['chunks_built_per_episode']:.1f}")

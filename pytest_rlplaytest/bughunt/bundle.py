@@ -31,6 +31,8 @@ class ReplayBundle:
         env: the game as the scenario named it (``godot:godot``, a Gymnasium id, ...).
         engine_options: the engine's marker arguments (scene, ...).
         seed: the episode's seed: replaying resets with it (``rl_episode_seed``).
+        world_seed: the seed the engine instance that played it was started with (Godot's
+            ``--env_seed``: a level generated from it); replays start the engine with it.
         actions: the actions, one per step, up to and including the step that hit the signature.
         hit_step: 1-based step at which the signature was hit.
         events: events observed, as ``[step, name]`` pairs.
@@ -45,6 +47,7 @@ class ReplayBundle:
     actions: list[Any]
     hit_step: int
     engine_options: dict[str, Any] = field(default_factory=dict)
+    world_seed: int | None = None
     events: list[list[Any]] = field(default_factory=list)
     engine: dict[str, Any] = field(default_factory=dict)
     scenario: dict[str, Any] = field(default_factory=dict)

@@ -4,8 +4,9 @@
 when it is hit) plus a count-based novelty bonus ``novelty / sqrt(N(cell))`` over the cells the agent
 visits (``info["position"]`` on a grid of ``cell_size``). No per-bug reward shaping is needed: the
 agent is paid for going where it has not been, and much more for the bug. The game's own reward is
-kept in ``info["game_reward"]``. Every episode that hits the signature is recorded with its seed and
-actions up to the hit.
+kept in ``info["game_reward"]``. Every episode that hits the signature is recorded whole (its seed
+and every action until the episode ends, with the step of the first hit); shrinking then truncates
+it after the signature and removes what the bug does not need.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class HitRecord:
-    """One episode that hit the signature during the hunt."""
+    """One episode that hit the signature during the hunt (``actions``: the whole episode)."""
 
     env_index: int
     seed: int | None
@@ -69,12 +70,20 @@ def make_hunt_wrapper(venv: VecEnv, signature: BugSignature, *, novelty: float =
             self._actions: list[list[Any]] = [[] for _ in range(venv.num_envs)]
             self._events: list[list[list[Any]]] = [[] for _ in range(venv.num_envs)]
             self._hit: list[bool] = [False] * venv.num_envs
+            self._open: list[HitRecord | None] = [None] * venv.num_envs  # hit, episode still running
             self._pending: np.ndarray | None = None
 
         def reset(self) -> Any:
-            for i in range(self.num_envs):
-                self._actions[i], self._events[i], self._hit[i] = [], [], False
+            self.finish()
             return self.venv.reset()
+
+        def finish(self) -> None:
+            """Close the records of hit episodes still running (the hunt's budget ran out)."""
+            for i in range(self.num_envs):
+                record = self._open[i]
+                if record is not None:
+                    record.actions, record.events = list(self._actions[i]), list(self._events[i])
+                self._actions[i], self._events[i], self._hit[i], self._open[i] = [], [], False, None
 
         def step_async(self, actions: np.ndarray) -> None:
             self._pending = actions
@@ -102,17 +111,19 @@ def make_hunt_wrapper(venv: VecEnv, signature: BugSignature, *, novelty: float =
                 lines = log_lines(i) if log_lines is not None else ()
                 hit = signature.hit(info, lines)
                 rewards[i] = bonus + (bug_reward if hit and not self._hit[i] else 0.0)
-                if hit and not self._hit[i]:
-                    self._hit[i] = True
-                    if len(self.stats.hits) < max_records:
-                        seed = info.get(EPISODE_SEED_KEY)
-                        self.stats.hits.append(HitRecord(
-                            env_index=i, seed=int(seed) if seed is not None else None,
-                            actions=list(self._actions[i]), hit_step=step, timestep=self.stats.timesteps,
-                            events=list(self._events[i])))
+                if hit and not self._hit[i] and len(self.stats.hits) < max_records:
+                    seed = info.get(EPISODE_SEED_KEY)
+                    record = HitRecord(env_index=i, seed=int(seed) if seed is not None else None,
+                                       actions=[], hit_step=step, timestep=self.stats.timesteps)
+                    self._open[i] = record
+                    self.stats.hits.append(record)
+                self._hit[i] = self._hit[i] or hit
                 if dones[i]:
                     self.stats.episodes += 1
-                    self._actions[i], self._events[i], self._hit[i] = [], [], False
+                    done_record = self._open[i]
+                    if done_record is not None:  # the episode is over: keep all of it
+                        done_record.actions, done_record.events = self._actions[i], self._events[i]
+                    self._actions[i], self._events[i], self._hit[i], self._open[i] = [], [], False, None
             self.stats.cells_visited = len(self.visits)
             return obs, rewards, dones, infos
 

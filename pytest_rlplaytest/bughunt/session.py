@@ -55,13 +55,17 @@ class HuntResult:
 
 
 def bundle_for(spec: ScenarioSpec, engine: Engine, signature: BugSignature, seed: int, actions: list[Any],
-               hit_step: int, events: list[list[Any]]) -> ReplayBundle:
+               hit_step: int, events: list[list[Any]], world_seed: int | None = None) -> ReplayBundle:
     """A replay bundle for one recorded episode of a scenario."""
     from ..engines.gym import factory_path
     from ..scenario import jsonable
 
     env = spec.env if isinstance(spec.env, str) else (factory_path(spec.env) or spec.env_label)
     options = {k: jsonable(v) for k, v in spec.engine_options.items()}
+    if spec.env_kwargs:  # the game's own arguments: the replay must run the same game
+        options["env_kwargs"] = jsonable(dict(spec.env_kwargs))
+    if spec.max_episode_steps is not None:
+        options["max_episode_steps"] = spec.max_episode_steps
     if hasattr(spec.env, "engine_scheme") and hasattr(spec.env, "path"):  # a spec object (GodotGame)
         env = f"{spec.env.engine_scheme}:{spec.env.path}"
         for key in ("scene",):
@@ -69,14 +73,15 @@ def bundle_for(spec: ScenarioSpec, engine: Engine, signature: BugSignature, seed
                 options.setdefault(key, getattr(spec.env, key))
     return ReplayBundle(signature=signature.describe(), env=str(env), seed=int(seed), actions=list(actions),
                         hit_step=hit_step, engine_options=options, events=events, engine=engine.describe(),
-                        scenario=spec.describe())
+                        scenario=spec.describe(), world_seed=world_seed)
 
 
 def run_hunt(spec: ScenarioSpec, engine: Engine, artifacts: Path, *, n_envs: int | None = None,
              do_shrink: bool = True, parallel: int = 2, max_records: int = 20,
-             max_replays: int = 2000) -> HuntResult:
+             max_replays: int = 5000, shrink_hits: int = 3) -> HuntResult:
     """Train an exploring agent against the bug's signature for ``spec.timesteps``; record every
-    hitting episode as a bundle under ``<artifacts>/bundles/``; shrink the first one."""
+    hitting episode (whole) as a bundle under ``<artifacts>/bundles/``; shrink the first
+    ``shrink_hits`` of them (``max_replays`` replays each) and keep the shortest as ``shrunk.json``."""
     from ..agents import train_agent
 
     if spec.bug is None:
@@ -90,6 +95,7 @@ def run_hunt(spec: ScenarioSpec, engine: Engine, artifacts: Path, *, n_envs: int
     start = time.perf_counter()
     try:
         train_agent(spec, hunt, artifacts)
+        hunt.finish()
     finally:
         hunt.close()
     seconds = time.perf_counter() - start
@@ -101,16 +107,27 @@ def run_hunt(spec: ScenarioSpec, engine: Engine, artifacts: Path, *, n_envs: int
             warnings.warn(f"{spec.nodeid}: the game reports no info['rl_episode_seed']; its bug episodes "
                           "cannot be replayed", stacklevel=2)
             break
-        bundle = bundle_for(spec, engine, signature, hit.seed, hit.actions, hit.hit_step, hit.events)
+        world = getattr(venv, "world_seed", None)
+        bundle = bundle_for(spec, engine, signature, hit.seed, hit.actions, hit.hit_step, hit.events,
+                            world_seed=world(hit.env_index) if callable(world) else None)
         result.bundles.append(bundle.save(folder / f"hit-{n:02d}.json"))
     if do_shrink and result.bundles:
-        original = ReplayBundle.load(result.bundles[0])
+        # Recorded hits start from different seeds (places), so their minimal reproductions differ:
+        # shrink the first few and keep the shortest.
         replay_venv = engine.make_replay_vec_env(parallel)
+        best: tuple[ReplayBundle, ShrinkResult] | None = None
         try:
             replayer = Replayer(replay_venv, signature, getattr(replay_venv, "new_log_lines", None))
-            result.shrink = shrink(replayer, original.seed, original.actions, max_replays=max_replays)
+            for path in result.bundles[:shrink_hits]:
+                candidate = ReplayBundle.load(path)
+                replayer.replays = 0
+                shrunk_once = shrink(replayer, candidate.seed, candidate.actions, max_replays=max_replays)
+                if best is None or len(shrunk_once.actions) < len(best[1].actions):
+                    best = (candidate, shrunk_once)
         finally:
             replay_venv.close()
+        assert best is not None
+        original, result.shrink = best
         shrunk = original.with_actions(result.shrink.actions, result.shrink.hit_step)
         result.shrunk = shrunk.save(folder / "shrunk.json")
     return result
@@ -198,6 +215,6 @@ def open_engine(bundle: ReplayBundle, rootdir: Path, artifacts: Path, settings: 
     if settings is None:
         settings = Settings(values={o.name: o.default for o in OPTIONS}, rootdir=rootdir)
     options = dict(bundle.engine_options)
-    context = EngineContext(artifacts_dir=artifacts, seed=bundle.seed, options=options, settings=settings,
-                            nodeid=nodeid)
+    seed = bundle.world_seed if bundle.world_seed is not None else bundle.seed
+    context = EngineContext(artifacts_dir=artifacts, seed=seed, options=options, settings=settings, nodeid=nodeid)
     return engine_class(scheme)(target, context)

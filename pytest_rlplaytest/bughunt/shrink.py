@@ -1,9 +1,20 @@
-"""Shrinking a bug's action sequence: truncation after the signature, then delta debugging.
+"""Shrinking a bug's action sequence: truncation after the signature, a "stop and wait" pass, then
+delta debugging.
 
 ``ddmin`` (Zeller & Hildebrandt, 2002) removes chunks of the sequence while the bug still recurs:
 it tries every chunk alone and every complement at the current granularity, keeps the first that
 reproduces, and refines the granularity until no single action can be removed (1-minimal). The
 candidates of one round are replayed in parallel game instances.
+
+For continuous (``Box``) actions that contain the neutral input (all zeros: sticks centred), a
+"stop and wait" pass runs before and after ``ddmin``: it replaces the tail of the sequence from a cut
+point on with neutral actions and keeps the earliest cut that still reproduces. Many game bugs are
+"get there, then the world lets you down" (a hole in the floor, a trigger that fires late): once
+the agent is there, the exploring agent's remaining random inputs are what make the ending fragile
+(a character jittering on the edge of a hole), and chunk deletion before such a chaotic ending
+almost never reproduces. Waiting instead makes the ending robust and usually earlier, so truncation
+after the hit shortens the sequence, and ``ddmin`` then works on a sequence whose end tolerates
+small shifts. Discrete action spaces skip the pass (no action is known to be neutral).
 """
 
 from __future__ import annotations
@@ -40,7 +51,52 @@ def _split(seq: Sequence[Any], n: int) -> list[list[Any]]:
     return [c for c in chunks if c]
 
 
-def shrink(replayer: Replayer, seed: int, actions: Sequence[Any], max_replays: int = 2000) -> ShrinkResult:
+def neutral_action(space: Any, example: Any) -> Any | None:
+    """The neutral input for ``space`` shaped like ``example`` (a recorded action): zeros, when the
+    space is continuous and contains them; otherwise None (no action is known to be neutral)."""
+    import numpy as np
+
+    low, high = getattr(space, "low", None), getattr(space, "high", None)
+    dtype = getattr(space, "dtype", None)
+    if low is None or high is None or dtype is None or not np.issubdtype(dtype, np.floating):
+        return None
+    if not (np.all(np.asarray(low) <= 0) and np.all(np.asarray(high) >= 0)):
+        return None
+    return (np.zeros_like(np.asarray(example, dtype=float))).tolist()
+
+
+def _wait_pass(replayer: Replayer, seed: int, current: list[Any], hit: int, neutral: Any,
+               points: int = 24) -> tuple[list[Any], int]:
+    """Replace the tail from a cut point on with ``neutral`` (keeping the length) and keep the cut
+    whose replay hits earliest: first at ``points`` evenly spaced cuts, then at every cut around the
+    best one. The earliest hit is also the most robust stop (well inside the bug's region, not on
+    its edge), which matters for the deletions that follow."""
+    n = len(current)
+    if n < 2:
+        return current, hit
+
+    def candidate(cut: int) -> list[Any]:
+        return current[:cut] + [neutral] * (n - cut)
+
+    def best_of(cuts: list[int]) -> tuple[int, int] | None:
+        outcomes = replayer.run(seed, [candidate(c) for c in cuts])
+        found = [(o.hit_step, c) for c, o in zip(cuts, outcomes)
+                 if o is not None and o.reproduced and o.hit_step is not None]
+        return min(found) if found else None
+
+    stride = max(1, n // points)
+    coarse = best_of(list(range(0, n, stride)))
+    if coarse is None:
+        return current, hit
+    around = [c for c in range(coarse[1] - stride + 1, coarse[1] + stride) if 0 <= c < n and c != coarse[1]]
+    fine = best_of(around) if around else None
+    best_hit, best_cut = min(coarse, fine) if fine is not None else coarse
+    if best_hit > hit:
+        return current, hit
+    return candidate(best_cut)[:best_hit], best_hit
+
+
+def shrink(replayer: Replayer, seed: int, actions: Sequence[Any], max_replays: int = 5000) -> ShrinkResult:
     """Shrink ``actions`` (which must reproduce from ``seed``) to a 1-minimal reproducing sequence.
 
     Raises:
@@ -53,6 +109,25 @@ def shrink(replayer: Replayer, seed: int, actions: Sequence[Any], max_replays: i
                          "deterministic under lockstep, or the bundle was recorded on another build")
     original = len(actions)
     current, hit = list(actions[: first.hit_step]), first.hit_step
+    neutral = neutral_action(replayer.venv.action_space, current[0])
+    if neutral is not None:
+        current, hit = _wait_pass(replayer, seed, current, hit, neutral)
+    rounds = 0
+    while True:
+        current, hit, done = _ddmin(replayer, seed, current, hit, max_replays)
+        rounds += done
+        if neutral is None or replayer.replays >= max_replays:
+            break
+        shorter, shorter_hit = _wait_pass(replayer, seed, current, hit, neutral)
+        if len(shorter) >= len(current):
+            break
+        current, hit = shorter, shorter_hit  # waiting shortened it: deletions may work again
+    return ShrinkResult(current, hit, original, replayer.replays, rounds)
+
+
+def _ddmin(replayer: Replayer, seed: int, current: list[Any], hit: int,
+           max_replays: int) -> tuple[list[Any], int, int]:
+    """ddmin until 1-minimal or out of replays: (sequence, hit step, rounds)."""
     n, rounds = 2, 0
     while len(current) >= 2 and replayer.replays < max_replays:
         rounds += 1
@@ -70,4 +145,4 @@ def shrink(replayer: Replayer, seed: int, actions: Sequence[Any], max_replays: i
             break
         else:
             n = min(2 * n, len(current))
-    return ShrinkResult(current, hit, original, replayer.replays, rounds)
+    return current, hit, rounds

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -102,3 +103,56 @@ def test_bundle_round_trip_and_errors(tmp_path: Path) -> None:
         ReplayBundle.load(path)
     with pytest.raises(BundleError, match="does not exist"):
         ReplayBundle.load(tmp_path / "nope.json")
+
+
+class _Pit(gym.Env):  # type: ignore[type-arg]
+    """A continuous toy game for the "stop and wait" pass: move on a line with a velocity command in
+    [-1, 1]; standing (|velocity| < 0.25) over the pit at 4 <= x <= 5 for 10 steps in a row drops you
+    in (event ``out_of_world``). Walking over the pit does nothing."""
+
+    def __init__(self) -> None:
+        self.observation_space = gym.spaces.Box(-50.0, 50.0, (1,), np.float32)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+        self.x, self.still, self.t = 0.0, 0, 0
+
+    def reset(self, *, seed=None, options=None):  # type: ignore[no-untyped-def]
+        self.x, self.still, self.t = 0.0, 0, 0
+        return np.array([self.x], np.float32), {}
+
+    def step(self, action):  # type: ignore[no-untyped-def]
+        v = float(np.clip(np.asarray(action).ravel()[0], -1, 1))
+        self.x += 0.5 * v
+        self.t += 1
+        self.still = self.still + 1 if (4 <= self.x <= 5 and abs(v) < 0.25) else 0
+        info = {"position": [self.x]}
+        fell = self.still >= 10
+        if fell:
+            info["events"] = ["out_of_world"]
+        return np.array([self.x], np.float32), 0.0, fell, self.t >= 300, info
+
+
+
+def test_shrink_stops_and_waits_for_continuous_actions(tmp_path: Path) -> None:
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from pytest_rlplaytest.bughunt.shrink import neutral_action
+
+    rng = np.random.default_rng(0)
+    # wander right with noise, reach the pit, then dither on it with small moves until falling in
+    actions = [[float(np.clip(0.3 + rng.normal(0, 0.8), -1, 1))] for _ in range(40)]
+    env = _Pit()
+    for a in actions:
+        env.step(a)
+    actions += [[float(np.clip(4.5 - env.x, -1, 1))]] + [[float(v)] for v in rng.uniform(-0.2, 0.2, 200)]
+    venv = DummyVecEnv([_Pit, _Pit])
+    replayer = Replayer(venv, BugSignature.parse("out_of_world"))
+    first = replayer.run(0, [actions])[0]
+    assert first is not None and first.reproduced
+    assert neutral_action(venv.action_space, actions[0]) == [0.0]
+    result = shrink(replayer, seed=0, actions=actions[: first.hit_step])
+    assert result.hit_step == len(result.actions)
+    assert result.actions[-10:] == [[0.0]] * 10  # it stops on the pit and waits
+    assert len(result.actions) <= 0.5 * result.original_length
+    assert replayer.run(0, [result.actions])[0].reproduced  # type: ignore[union-attr]
+    assert neutral_action(gym.spaces.Discrete(3), 1) is None  # no neutral action is known
+    assert neutral_action(gym.spaces.Box(0.5, 1.0, (1,)), [0.7]) is None  # zero is outside the space

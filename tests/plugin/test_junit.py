@@ -71,3 +71,18 @@ def test_failed_scenario_listed_and_artifacts_kept(tiny_game: pytest.Pytester) -
     result.stdout.fnmatch_lines(["*test_fails*failed*"])
     folder = tiny_game.path / ".rlplaytest" / "test_failed_scenario_listed_and_artifacts_kept.py__test_fails"
     assert (folder / "episodes.csv").exists() and (folder / "model.zip").exists()
+
+
+def test_rl_property_records_without_warnings(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_custom(rl_property):
+            rl_property("worst_frame_ms", 12.5)
+            rl_property("worst_frame_ms", 14.0)  # recording again replaces the value
+        """
+    )
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    result = pytester.runpytest_subprocess("--junitxml=r.xml", "-n", "2", "-W", "error::pytest.PytestWarning")
+    result.assert_outcomes(passed=1)
+    props = [(p.get("name"), p.get("value")) for p in ET.parse(pytester.path / "r.xml").getroot().iter("property")]
+    assert props == [("worst_frame_ms", "14.0")]

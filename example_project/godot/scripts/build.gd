@@ -22,6 +22,17 @@ static func static_box(parent: Node, size: Vector3, origin: Vector3, with_mesh: 
 	return body
 
 
+static func mesh_box(parent: Node, size: Vector3, origin: Vector3) -> MeshInstance:
+	# A drawn box with no collision at all.
+	var mesh = MeshInstance.new()
+	var cube = CubeMesh.new()
+	cube.size = size
+	mesh.mesh = cube
+	mesh.translation = origin
+	parent.add_child(mesh)
+	return mesh
+
+
 static func ray_ring(parent: Spatial, count: int, length: float, mask: int = 1) -> Array:
 	# count horizontal RayCasts evenly around the parent, colliding with `mask` only.
 	var rays = []

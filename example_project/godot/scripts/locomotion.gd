@@ -4,12 +4,19 @@ extends "res://scripts/world.gd"
 # A navigation grid (AStar2D over NAV_CELL m cells keeping NAV_MARGIN m from pillars and walls) is
 # the level's navmesh: walkers read the shortest obstacle-free route to their waypoint from it,
 # as game AI would.
+#
+# PLANTED, DOCUMENTED BUG (for bug hunts): the last pillar placed (GHOST_PILLAR) is built without
+# its collision shape: it is drawn, it is in the level data (navmesh, obstacle list), but nothing
+# stops a character, so walkers can walk into it. The walkers' debug invariant
+# info["in_solid"] (a walker's centre inside level geometry) reports it.
 
 const Build = preload("res://scripts/build.gd")
 const Walker = preload("res://scripts/walker_agent.gd")
 const HALF := 20.0
 const NAV_CELL := 0.5
 const NAV_MARGIN := 0.7
+const PILLARS := 14
+const GHOST_PILLAR := PILLARS - 1   # the planted bug: this pillar has no collision shape
 
 var obstacles := []  # Vector3 centres of 2 m x 2 m pillars
 var nav := AStar2D.new()
@@ -20,10 +27,13 @@ func build_level() -> void:
 	for side in [-1, 1]:
 		Build.static_box(self, Vector3(HALF * 2, 3, 1), Vector3(0, 1.5, side * (HALF + 0.5)))
 		Build.static_box(self, Vector3(1, 3, HALF * 2), Vector3(side * (HALF + 0.5), 1.5, 0))
-	for _i in range(14):
+	for i in range(PILLARS):
 		var c = Vector3(world_rng.randf_range(-HALF + 3, HALF - 3), 1.0, world_rng.randf_range(-HALF + 3, HALF - 3))
 		obstacles.append(c)
-		Build.static_box(self, Vector3(2, 2, 2), c)
+		if i == GHOST_PILLAR:
+			Build.mesh_box(self, Vector3(2, 2, 2), c)  # the bug: drawn, but no collision shape
+		else:
+			Build.static_box(self, Vector3(2, 2, 2), c)
 	_build_nav()
 
 

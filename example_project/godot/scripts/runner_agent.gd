@@ -5,7 +5,10 @@ extends "res://addons/rlplaytest/agent_controller.gd"
 #   reward: +EXPLORE_REWARD for each new 2 m cell visited in the episode (exploration),
 #   +SINK_REWARD per metre of new sinking depth below the walking height (a generic "the floor let
 #   me through" signal: near misses over a hole are remembered), +10 when the character falls out
-#   of the world (event "out_of_world", which ends the episode).
+#   of the world (event "out_of_world").
+# Falling out of the world ends the episode, or, with --respawn=1 (env_kwargs={"respawn": 1}),
+# puts the runner back where the episode started and play goes on, as a game's kill plane does
+# (bug hunts use it: one episode can run into the bug again, and is recorded whole).
 
 const Build = preload("res://scripts/build.gd")
 const SPEED := 8.0
@@ -22,10 +25,13 @@ var move := Vector2()
 var velocity := Vector3()
 var visited := {}
 var deepest := 0.0          # how far below its walking height the runner has sunk this episode
+var respawn := false
+var start := Vector3()
 
 
 func _init() -> void:
 	max_steps = 400
+	respawn = Args.get_int("respawn", 0) == 1
 
 
 func _ready() -> void:
@@ -42,7 +48,8 @@ func _ready() -> void:
 
 
 func reset_game() -> void:
-	body.global_transform = Transform(Basis(), Vector3(rng.randf_range(-17, 17), RADIUS, rng.randf_range(-17, 17)))
+	start = Vector3(rng.randf_range(-17, 17), RADIUS, rng.randf_range(-17, 17))
+	body.global_transform = Transform(Basis(), start)
 	move = Vector2()
 	velocity = Vector3()
 	visited = {}
@@ -89,4 +96,9 @@ func _physics_process(delta: float) -> void:
 	if p.y < OUT_OF_WORLD_Y:
 		add_event("out_of_world")
 		add_reward(10.0)
-		end_episode(true)
+		if respawn:
+			body.global_transform = Transform(Basis(), start)
+			velocity = Vector3()
+			deepest = 0.0
+		else:
+			end_episode(true)

@@ -157,6 +157,14 @@ func get_position():
 	return body.global_transform.origin
 
 
+func get_info() -> Dictionary:
+	var info = .get_info()
+	# debug invariant (as a dev build would check it): a walker's centre inside level geometry
+	# means it went through something solid
+	info["in_solid"] = not world.is_free(body.global_transform.origin, 0.0)
+	return info
+
+
 func _physics_process(_delta: float) -> void:
 	if done or body == null:
 		return

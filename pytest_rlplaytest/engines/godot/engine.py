@@ -178,7 +178,8 @@ class GodotEngine(Engine):
         if not self.game.exported or configured:
             self.binary = find_godot(configured)
 
-    def _launch(self, n_instances: int, agents: int | None, seed: int) -> list[GodotSession]:
+    def _launch(self, n_instances: int, agents: int | None, seed: int,
+                same_seed: bool = False) -> list[GodotSession]:
         from ...scenario import derive_seed
         from .env import GodotSession, LaunchSpec
 
@@ -194,7 +195,8 @@ class GodotEngine(Engine):
                 if n_instances > 1:
                     label += f" (instance {k})"
                 spec = LaunchSpec(
-                    binary=self.binary, game=self.game, seed=seed if k == 0 else derive_seed(seed, "godot", k),
+                    binary=self.binary, game=self.game,
+                    seed=seed if k == 0 or same_seed else derive_seed(seed, "godot", k),
                     log_path=Path(self.context.artifacts_dir) / f"godot{suffix}.log", scene=self.scene,
                     agents=agents, speedup=self.speedup, action_repeat=self.action_repeat,
                     fixed_fps=self.fixed_fps, timeout=self.timeout, extra_args=list(self.extra_args),
@@ -234,17 +236,18 @@ class GodotEngine(Engine):
         return wrapped
 
     def make_replay_vec_env(self, n_envs: int) -> VecEnv:
-        """``n_envs`` one-agent instances (parallel processes) for bug replays: a reset with seed S
-        seeds agent 0's next episode with exactly S (see ``agent_controller.gd``)."""
-        venv = self._vec_env(n_envs, 1, self.context.seed)
+        """``n_envs`` one-agent instances (parallel processes) for bug replays, all launched with
+        the engine's seed (the recorded world seed: the same level); a reset with seed S seeds agent
+        0's next episode with exactly S (see ``agent_controller.gd``)."""
+        venv = self._vec_env(n_envs, 1, self.context.seed, same_seed=True)  # one world, k replayers
         self._envs.append(venv)
         return venv
 
-    def _vec_env(self, instances: int, agents: int | None, seed: int) -> VecEnv:
+    def _vec_env(self, instances: int, agents: int | None, seed: int, same_seed: bool = False) -> VecEnv:
         """Launch ``instances`` games and expose all their agents as one ``GodotVecEnv``."""
         from .env import make_vec_env_class
 
-        sessions = self._launch(instances, agents, seed)
+        sessions = self._launch(instances, agents, seed, same_seed)
         try:
             return make_vec_env_class()(sessions)  # type: ignore[no-any-return]
         except BaseException:

@@ -478,6 +478,14 @@ def make_vec_env_class() -> type:
             self._actions: Any = None
             self.closed = False
 
+        def world_seed(self, env_index: int) -> int:
+            """The ``--env_seed`` of the game instance that runs agent ``env_index`` (its world:
+            a level generated from it must be generated alike for a replay)."""
+            for session, start, end in zip(self.sessions, self._offsets, self._offsets[1:]):
+                if start <= env_index < end:
+                    return int(session.spec.seed)
+            raise IndexError(f"no agent {env_index} in this VecEnv of {self.num_envs}")
+
         def reset(self) -> Any:
             seeds = getattr(self, "_seeds", None) or [None] * self.num_envs
             parts, infos = [], []
