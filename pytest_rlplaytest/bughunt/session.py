@@ -135,14 +135,9 @@ def run_hunt(spec: ScenarioSpec, engine: Engine, artifacts: Path, *, n_envs: int
 
 def check_build(bundle: ReplayBundle, engine: Engine, where: str) -> list[str]:
     """Warn (and return the differences) when the bundle was recorded on another build."""
-    now = engine.describe()
-    changed = []
-    for key in sorted(set(bundle.engine) | set(now)):
-        if key in ("script_errors",):
-            continue
-        before, after = bundle.engine.get(key), now.get(key)
-        if before != after and before is not None and after is not None:
-            changed.append(f"{key}: recorded {before!r}, now {after!r}")
+    from ..engines.base import identity_changes
+
+    changed = identity_changes(bundle.engine, engine.describe())
     if changed:
         warnings.warn(BuildChangedWarning(f"{where}: the bundle was recorded on another build; "
                                           + "; ".join(changed)), stacklevel=2)

@@ -41,6 +41,22 @@ class EngineUnavailable(EngineError):
         self.hint = hint
 
 
+def identity_changes(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """What differs between two ``Engine.describe()`` results, as ``"key: recorded X, now Y"``.
+
+    Locations (keys ending in ``path``) and what the game printed (``script_errors``) are not part of
+    a build's identity: a checkout in another folder is the same build.
+    """
+    changes = []
+    for key in sorted(set(recorded) | set(current)):
+        if key == "script_errors" or key.endswith("path"):
+            continue
+        before, after = recorded.get(key), current.get(key)
+        if before != after and before is not None and after is not None:
+            changes.append(f"{key}: recorded {before!r}, now {after!r}")
+    return changes
+
+
 def skip_or_fail_unavailable(settings: Any, scheme: str, exc: EngineUnavailable) -> NoReturn:
     """Skip the current test for a missing engine, or fail it when ``--rl-require-engines``
     names that engine (or all engines)."""

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..engines.base import identity_changes
 from . import config as _config
 from .baselines import (
     Baseline,
@@ -542,9 +543,8 @@ def assert_matches_baseline(result: PlaytestResult, baseline: str | Path,
     if changes:
         notes.append("the scenario changed since the baseline was recorded: " + "; ".join(changes))
     stored_engine, engine = base.data.get("engine") or {}, result.engine or {}
-    if stored_engine and engine and stored_engine != engine:
-        diff = [f"{k} {stored_engine.get(k)!r} -> {engine.get(k)!r}" for k in sorted({*stored_engine, *engine})
-                if stored_engine.get(k) != engine.get(k)]
+    diff = identity_changes(stored_engine, engine) if stored_engine and engine else []
+    if diff:
         notes.append("the game build differs from the baseline's: " + "; ".join(diff))
     failed = any(r.failed for r in rows)
     if failed:

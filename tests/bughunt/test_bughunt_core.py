@@ -156,3 +156,23 @@ def test_shrink_stops_and_waits_for_continuous_actions(tmp_path: Path) -> None:
     assert replayer.run(0, [result.actions])[0].reproduced  # type: ignore[union-attr]
     assert neutral_action(gym.spaces.Discrete(3), 1) is None  # no neutral action is known
     assert neutral_action(gym.spaces.Box(0.5, 1.0, (1,)), [0.7]) is None  # zero is outside the space
+
+
+def test_build_check_ignores_locations_but_names_real_changes() -> None:
+    import warnings
+
+    from pytest_rlplaytest.bughunt.session import BuildChangedWarning, check_build
+
+    class FakeEngine:
+        def describe(self) -> dict:
+            return {"engine": "godot", "game_path": "/ci/clone/game", "game_hash": "bbb", "godot_version": "3.2.3"}
+
+    moved = ReplayBundle(signature="event:x", env="godot:game", seed=1, actions=[0], hit_step=1,
+                         engine={"engine": "godot", "game_path": "/home/dev/game", "game_hash": "bbb",
+                                 "godot_version": "3.2.3"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert check_build(moved, FakeEngine(), "b.json") == []  # type: ignore[arg-type]
+    moved.engine["game_hash"] = "aaa"
+    with pytest.warns(BuildChangedWarning, match="game_hash: recorded 'aaa', now 'bbb'"):
+        assert check_build(moved, FakeEngine(), "b.json") == ["game_hash: recorded 'aaa', now 'bbb'"]  # type: ignore[arg-type]
