@@ -478,6 +478,19 @@ def make_vec_env_class() -> type:
             self._actions: Any = None
             self.closed = False
 
+        def new_log_lines(self, env_index: int) -> list[str]:
+            """What the game instance running agent ``env_index`` printed since this was last
+            asked for that agent (log-pattern bug signatures). The agents of one instance share
+            its output, so each of them sees every line."""
+            cursors = self.__dict__.setdefault("_log_cursors", {})
+            for session, start, end in zip(self.sessions, self._offsets, self._offsets[1:]):
+                if start <= env_index < end:
+                    if session.process is None:
+                        return []
+                    lines, cursors[env_index] = session.process.lines_since(cursors.get(env_index, 0))
+                    return lines
+            raise IndexError(f"no agent {env_index} in this VecEnv of {self.num_envs}")
+
         def world_seed(self, env_index: int) -> int:
             """The ``--env_seed`` of the game instance that runs agent ``env_index`` (its world:
             a level generated from it must be generated alike for a replay)."""

@@ -121,6 +121,10 @@ class GodotProcess:
         self.log_path = Path(log_path)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+        #: recent lines for log-pattern bug signatures (``lines_since``), and how many were read
+        self._lines: collections.deque[str] = collections.deque(maxlen=10_000)
+        self.lines_seen = 0
+        self._busy = False
         self.script_errors: list[str] = []
         self._lock = threading.Lock()
         full_env = dict(os.environ)
@@ -148,24 +152,74 @@ class GodotProcess:
     def _read_output(self) -> None:
         stream = self.popen.stdout
         assert stream is not None
+        fd = stream.fileno()
         expect_location = False
+        partial = b""
         with open(self.log_path, "ab") as log:
             log.write(f"$ {' '.join(self.cmd)}\n".encode(errors="replace"))
             log.flush()
-            for raw in iter(stream.readline, b""):
-                log.write(raw)
-                log.flush()
-                line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            while True:
+                try:
+                    chunk = os.read(fd, 65536)  # unbuffered: what the pipe holds is all that is unread
+                except OSError:
+                    chunk = b""
                 with self._lock:
-                    self._tail.append(line)
-                    if expect_location and line.lstrip().startswith("At:"):
-                        self.script_errors[-1] += " " + line.strip()
-                    expect_location = False
-                    if "SCRIPT ERROR" in line:
-                        self.script_errors.append(line.strip())
-                        expect_location = True
+                    self._busy = bool(chunk)
+                if not chunk:
+                    break
+                log.write(chunk)
+                log.flush()
+                partial += chunk
+                *complete, partial = partial.split(b"\n")
+                with self._lock:
+                    for raw in complete:
+                        line = raw.decode("utf-8", errors="replace").rstrip("\r")
+                        self._tail.append(line)
+                        self._lines.append(line)
+                        self.lines_seen += 1
+                        if expect_location and line.lstrip().startswith("At:"):
+                            self.script_errors[-1] += " " + line.strip()
+                        expect_location = False
+                        if "SCRIPT ERROR" in line:
+                            self.script_errors.append(line.strip())
+                            expect_location = True
+                    self._busy = False
+        if partial:
+            with self._lock:
+                line = partial.decode("utf-8", errors="replace").rstrip("\r")
+                self._tail.append(line)
+                self._lines.append(line)
+                self.lines_seen += 1
         with contextlib.suppress(Exception):
             stream.close()
+
+    def lines_since(self, cursor: int, settle: float = 0.05) -> tuple[list[str], int]:
+        """The lines printed after line number ``cursor`` and the new cursor.
+
+        Lines the game printed before its last reply are already in the pipe: this waits (at most
+        ``settle`` seconds) until the reader has taken everything the pipe holds, so a line printed
+        during a step is seen at that step (what log-pattern bug signatures need).
+        """
+        import select
+
+        stream = self.popen.stdout
+        deadline = time.monotonic() + settle
+        idle = 0
+        while stream is not None and not stream.closed and time.monotonic() < deadline:
+            try:
+                readable = bool(select.select([stream.fileno()], [], [], 0)[0])
+            except (OSError, ValueError):
+                break
+            with self._lock:
+                busy = self._busy
+            idle = idle + 1 if not readable and not busy else 0
+            if idle >= 2:  # twice in a row: the reader is not between a read and its bookkeeping
+                break
+            time.sleep(0.0002)
+        with self._lock:
+            first = max(cursor, self.lines_seen - len(self._lines))
+            lines = list(self._lines)[first - (self.lines_seen - len(self._lines)):]
+            return lines, self.lines_seen
 
     def tail(self, n: int = 30) -> list[str]:
         """The last ``n`` lines the game printed."""

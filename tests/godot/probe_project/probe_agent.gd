@@ -4,6 +4,7 @@ extends "res://addons/rlplaytest/agent_controller.gd"
 #   --fault=script_error --fault_at=K  a GDScript runtime error in get_obs() at step K
 #   --fault=quit --fault_at=K          quit with exit code 5 at step K
 #   --fault=soft_error --fault_at=K    a GDScript runtime error at step K that the game survives
+#   --fault=log_line --fault_at=K      the game logs "ERROR: inventory desync" at step K of every episode
 
 
 var pos := Vector2()
@@ -53,6 +54,8 @@ func get_position():
 
 func _physics_process(delta: float) -> void:
 	total_steps += 1
+	if fault == "log_line" and n_steps + 1 == fault_at:
+		push_error("inventory desync at step %d" % (n_steps + 1))
 	if total_steps == fault_at:
 		if fault == "hang":
 			while true:
