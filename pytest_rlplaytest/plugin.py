@@ -6,12 +6,13 @@ Fixture chain for a test marked ``@pytest.mark.rl_scenario(...)``::
     rl_engine    -> the engine booted for it (Gymnasium / Godot / SpacetimeDB), torn down after
     rl_env       -> an SB3 VecEnv of that engine (training env), closed after
     rl_agent     -> trained on rl_env (SB3 / sb3-contrib) or loaded from model= (.zip / .onnx)
-    rl_playtest  -> callable: play evaluation episodes on a fresh env -> PlaytestResult
+    rl_playtest  -> callable: play evaluation episodes on rl_env, reseeded -> PlaytestResult
+    rl_bughunt   -> callable: hunt the scenario's bug=, record, shrink -> HuntResult
+    rl_replay    -> the replays of @pytest.mark.rl_replay("bundle.json") -> ReplayReport
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
     from .engines.base import Engine
     from .playtest import Episode, PlaytestResult
 
-log = logging.getLogger("pytest_rlplaytest")
-
 SETTINGS_KEY = pytest.StashKey[settings_mod.Settings]()
 SUMMARY_KEY = pytest.StashKey["RunSummary"]()
 TRAINING_KEY = pytest.StashKey[dict[str, Any]]()
@@ -38,10 +37,12 @@ TRAINING_KEY = pytest.StashKey[dict[str, Any]]()
 RL_SCENARIO_DOC = (
     "rl_scenario(env, kind='custom', algo='PPO', timesteps=10000, model=None, episodes=20, seed=None, "
     "success=None, algo_kwargs=None, policy_kwargs=None, policy=None, n_envs=None, env_kwargs=None, "
-    "max_episode_steps=None, deterministic=True, device=None, **engine_options): a reinforcement-learning "
+    "max_episode_steps=None, deterministic=True, device=None, bug=None, novelty=0.1, cell_size=1.0, "
+    "**engine_options): a reinforcement-learning "
     "playtest. env is a Gymnasium id or factory, 'godot:<project>' (engine options scene=, agents=, ...) "
     "or 'spacetimedb:<module>'; the agent is trained for timesteps (capped by --rl-timesteps) or loaded "
-    "from model= (.zip or .onnx); success is an info key or a callable(Episode)."
+    "from model= (.zip or .onnx); success is an info key or a callable(Episode); bug= is a bug hunt's "
+    "signature (info event, 'log:<regex>' or callable(info))."
 )
 LONG_TRAINING_DOC = (
     "long_training: a scenario that trains for long (nightly). Skipped unless selected with "
