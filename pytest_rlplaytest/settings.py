@@ -167,8 +167,6 @@ OPTIONS: tuple[Option, ...] = (
            flag_name="--spacetimedb-url", ini_name="spacetimedb_url", env_name="SPACETIMEDB_URL"),
 )
 
-OPTIONS_BY_NAME: Mapping[str, Option] = {o.name: o for o in OPTIONS}
-
 
 @dataclass(frozen=True)
 class Settings:

@@ -65,11 +65,6 @@ class ReplayBundle:
         self.machine = self.machine or {"platform": platform.platform(), "python": platform.python_version()}
         self.original_length = self.original_length or len(self.actions)
 
-    @property
-    def build_identity(self) -> Any:
-        """The game build's identity as recorded (e.g. a hash of the Godot project's files)."""
-        return self.engine.get("build") or self.engine.get("project_hash")
-
     def with_actions(self, actions: list[Any], hit_step: int) -> ReplayBundle:
         """A copy with a (shrunk) action sequence."""
         data = asdict(self)

@@ -259,23 +259,16 @@ class GodotSession:
                     raise ProtocolError(f"{where}, agent {i}: info must be an object, got {type(info).__name__}")
         telemetry = reply.get("rlplaytest")
         seeds = self._episode_seeds
-        if type(telemetry) is dict and telemetry:
-            for i, info in enumerate(infos):
-                info.update(telemetry)
-                seed = info.get(EPISODE_SEED_KEY)
-                if seed is None:
-                    if seeds[i] is not None:
-                        info[EPISODE_SEED_KEY] = seeds[i]
-                else:
-                    seeds[i] = seed
-        else:
-            for i, info in enumerate(infos):
-                seed = info.get(EPISODE_SEED_KEY)
-                if seed is None:
-                    if seeds[i] is not None:
-                        info[EPISODE_SEED_KEY] = seeds[i]
-                else:
-                    seeds[i] = seed
+        shared = telemetry if type(telemetry) is dict and telemetry else None
+        for i, info in enumerate(infos):
+            if shared is not None:  # per-reply telemetry goes into every agent's info
+                info.update(shared)
+            seed = info.get(EPISODE_SEED_KEY)  # sent in an episode's first info only: carry it on
+            if seed is None:
+                if seeds[i] is not None:
+                    info[EPISODE_SEED_KEY] = seeds[i]
+            else:
+                seeds[i] = seed
         return infos
 
     def reset(self, seed: int | None = None) -> tuple[Any, list[dict[str, Any]]]:

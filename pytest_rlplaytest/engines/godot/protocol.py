@@ -21,7 +21,6 @@ are not JSON; they are rejected with the exact place they occurred (e.g. ``obs[3
 from __future__ import annotations
 
 import json
-import math
 import re
 import socket
 import struct
@@ -252,10 +251,6 @@ class Connection:
         """Send one message (``allow_nan=False``), watching the game while the socket is full."""
         self.send_frame(encode_message(message), message.get("type"))
 
-    def send_body(self, body: bytes, kind: str) -> None:
-        """Send an already encoded ASCII JSON body (``kind`` names it in errors)."""
-        self.send_frame(struct.pack("<I", len(body)) + body, kind)
-
     def send_frame(self, frame: bytes, kind: Any) -> None:
         try:
             sent = self.sock.send(frame)
@@ -382,8 +377,3 @@ def handshake_message() -> dict[str, Any]:
     blocks for step replies (other games ignore the extra key)."""
     return {"type": "handshake", "major_version": MAJOR_VERSION, "minor_version": MINOR_VERSION,
             "rlplaytest": {"f32": True}}
-
-
-def is_finite_number(value: Any) -> bool:
-    """True for int/float values that are finite (bools excluded)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

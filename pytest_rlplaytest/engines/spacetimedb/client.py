@@ -21,7 +21,7 @@ import inspect
 import itertools
 import logging
 import os
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -429,12 +429,3 @@ class SpacetimeClient:
         for table, target, fut in self._tx_waiters:
             if not fut.done() and self.table_version(table) >= target:
                 fut.set_result(None)
-
-
-async def gather_calls(calls: Iterable[Awaitable[Any]]) -> list[Any]:
-    """Await reducer calls concurrently, re-raising the first error after all finished."""
-    results = await asyncio.gather(*calls, return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return list(results)

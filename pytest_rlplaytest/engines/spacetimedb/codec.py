@@ -21,7 +21,6 @@ nested products such as ``position{x, y}`` decode to dicts from either row encod
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -634,14 +633,3 @@ def _parse_transaction_update(body: Any) -> TransactionUpdate:
         args=args,
         request_id=_opt_int(call.get("request_id")),
     )
-
-
-def finite_float(value: Any, what: str) -> float:
-    """``float(value)``, raising :class:`ProtocolError` for non-numbers and NaN/inf."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ProtocolError(f"{what} should be a number, got {value!r}") from None
-    if not math.isfinite(number):
-        raise ProtocolError(f"{what} is {number}; the module must store finite numbers")
-    return number
