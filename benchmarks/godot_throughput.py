@@ -86,7 +86,7 @@ class Ours:
         from pytest_rlplaytest.engines.godot.engine import GodotEngine
         from pytest_rlplaytest.settings import Settings
 
-        settings = Settings(values={"engine_timeout": 30.0, "godot_bin": None}, rootdir=REPO)
+        settings = Settings.defaults(REPO)
         self.engine = GodotEngine(str(project), EngineContext(tmp, seed=1, options={"scene": SCENE, "agents": agents},
                                                               settings=settings))
         self.engine.start()

@@ -63,8 +63,9 @@ def _import_algo(name: str) -> type[BaseAlgorithm]:
     return getattr(sb3, name)  # type: ignore[no-any-return]
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python's ``random``, NumPy and torch (CPU and CUDA)."""
+def seed_everything(seed: int, torch_threads: int = 1) -> None:
+    """Seed Python's ``random``, NumPy and torch (CPU and CUDA), and give torch ``torch_threads``
+    threads (``--rl-torch-threads``)."""
     import random
 
     random.seed(seed)
@@ -73,7 +74,7 @@ def seed_everything(seed: int) -> None:
         import torch
 
         torch.manual_seed(seed)
-        torch.set_num_threads(torch_threads())
+        torch.set_num_threads(torch_threads)
     except ImportError:  # pragma: no cover
         pass
 
@@ -143,22 +144,6 @@ def _budget_kwargs(spec: ScenarioSpec, n_envs: int) -> tuple[dict[str, Any], int
     return kwargs, total
 
 
-def torch_threads() -> int:
-    """Threads for torch while training and predicting (``RLPLAYTEST_TORCH_THREADS``, default 1).
-
-    The policies of game playtests are small MLPs: on a few cores, one thread is fastest, and
-    several would fight with the game processes and with other xdist workers.
-    """
-    raw = os.environ.get("RLPLAYTEST_TORCH_THREADS", "1")
-    try:
-        value = int(raw)
-    except ValueError:
-        raise AgentError(f"RLPLAYTEST_TORCH_THREADS={raw!r} must be a whole number >= 1") from None
-    if value < 1:
-        raise AgentError(f"RLPLAYTEST_TORCH_THREADS={raw!r} must be a whole number >= 1")
-    return value
-
-
 @dataclass
 class TrainingReport:
     """What training did."""
@@ -221,13 +206,10 @@ def train_agent(
     """
     _check_algo_fits(spec, venv)
     algo_cls = _import_algo(spec.algo)
-    seed_everything(spec.seed)
+    seed_everything(spec.seed, spec.torch_threads)
     tb_dir: Path | None = None
     if artifacts_dir is not None:
         tb_dir = artifacts_dir / "tensorboard"
-    import torch
-
-    torch.set_num_threads(torch_threads())
     kwargs, total = _budget_kwargs(spec, venv.num_envs)
     policy_kwargs = dict(spec.policy_kwargs) or None
     try:

@@ -21,7 +21,7 @@ import pytest
 
 from . import settings as settings_mod
 from .engines.spacetimedb.fixtures import spacetimedb_instance as _spacetimedb_instance
-from .scenario import MARKER_ARGS, ScenarioError, ScenarioSpec, build_spec, derive_seed
+from .scenario import ScenarioError, ScenarioSpec, build_spec, derive_seed, marker_help
 
 if TYPE_CHECKING:
     from stable_baselines3.common.vec_env import VecEnv
@@ -34,16 +34,6 @@ SETTINGS_KEY = pytest.StashKey[settings_mod.Settings]()
 SUMMARY_KEY = pytest.StashKey["RunSummary"]()
 TRAINING_KEY = pytest.StashKey[dict[str, Any]]()
 
-RL_SCENARIO_DOC = (
-    "rl_scenario(env, kind='custom', algo='PPO', timesteps=10000, model=None, episodes=20, seed=None, "
-    "success=None, algo_kwargs=None, policy_kwargs=None, policy=None, n_envs=None, env_kwargs=None, "
-    "max_episode_steps=None, deterministic=True, device=None, bug=None, novelty=0.1, cell_size=1.0, "
-    "**engine_options): a reinforcement-learning "
-    "playtest. env is a Gymnasium id or factory, 'godot:<project>' (engine options scene=, agents=, ...) "
-    "or 'spacetimedb:<module>'; the agent is trained for timesteps (capped by --rl-timesteps) or loaded "
-    "from model= (.zip or .onnx); success is an info key or a callable(Episode); bug= is a bug hunt's "
-    "signature (info event, 'log:<regex>' or callable(info))."
-)
 LONG_TRAINING_DOC = (
     "long_training: a scenario that trains for long (nightly). Skipped unless selected with "
     "-m long_training (any -m expression naming it) or --rl-long; --rl-timesteps still caps it."
@@ -56,7 +46,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", RL_SCENARIO_DOC)
+    config.addinivalue_line("markers", marker_help())
     config.addinivalue_line("markers", LONG_TRAINING_DOC)
     config.addinivalue_line(
         "markers", "rl_replay(bundle, times=1, bug=None, parallel=1): replay a recorded bug-hunt bundle (path "
@@ -82,7 +72,7 @@ def get_settings(config: pytest.Config) -> settings_mod.Settings:
 
 def _long_selected(config: pytest.Config) -> bool:
     markexpr = str(config.getoption("markexpr", "") or "")
-    return bool(get_settings(config).values["long"]) or "long_training" in markexpr
+    return get_settings(config).long or "long_training" in markexpr
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -115,10 +105,9 @@ def resolve_scenario(item: pytest.Item) -> ScenarioSpec:
     if marker is None:
         raise ScenarioError(f"{item.nodeid}: this test uses an rl_* fixture but has no "
                             "@pytest.mark.rl_scenario(env=...) marker")
-    test_path = Path(str(getattr(item, "path", item.fspath)))
     return build_spec(
         marker.args, marker.kwargs, nodeid=item.nodeid, settings=get_settings(item.config),
-        test_dir=test_path.parent, long_training=item.get_closest_marker("long_training") is not None,
+        test_file=Path(str(item.path)), long_training=item.get_closest_marker("long_training") is not None,
         engine_options_allowed=_engine_options_allowed,
     )
 
@@ -145,7 +134,7 @@ def rl_artifacts(request: pytest.FixtureRequest) -> Path:
     from .reports.artifacts import artifacts_dir_for
     from .reports.junit import set_property
 
-    path = artifacts_dir_for(get_settings(request.config).artifacts_dir, request.node.nodeid)
+    path = artifacts_dir_for(get_settings(request.config).artifacts, request.node.nodeid)
     set_property(request.node, "rl_artifacts", str(path))
     return path
 
@@ -180,7 +169,7 @@ def rl_engine(
     options.setdefault("env_kwargs", dict(spec.env_kwargs))
     options.setdefault("max_episode_steps", spec.max_episode_steps)
     context = EngineContext(artifacts_dir=rl_artifacts, seed=spec.seed, options=options, settings=settings,
-                            nodeid=spec.nodeid)
+                            nodeid=spec.nodeid, paths=spec.paths)
     engine = engine_class(spec.engine_scheme)(spec.engine_target, context)
     try:
         engine.start()
@@ -215,7 +204,7 @@ def rl_agent(
     from .reports.junit import set_property
 
     spec = rl_scenario
-    seed_everything(spec.seed)
+    seed_everything(spec.seed, spec.torch_threads)
     if spec.model is not None:
         agent = load_agent(spec, rl_env)
         request.node.stash[TRAINING_KEY] = {"timesteps": 0, "seconds": 0.0, "model": str(spec.model)}
@@ -304,7 +293,7 @@ class Playtest:
             stop = sequential_stopper(at_least, alpha=alpha, beta=beta, cap=n_episodes)
         eval_seed = derive_seed(spec.seed, "eval", self.calls)
         self.calls += 1
-        seed_everything(eval_seed)
+        seed_everything(eval_seed, spec.torch_threads)
         # Evaluate on the scenario's env (no second game instance, no idle training agents left in
         # a shared world), reseeded so evaluation does not depend on what training played.
         own_env = n_envs is not None and n_envs != self.venv.num_envs
@@ -449,7 +438,7 @@ def rl_replay(request: pytest.FixtureRequest, rl_artifacts: Path) -> Any:
 
 def _spacetimedb_scope(fixture_name: str, config: pytest.Config) -> str:
     """``--spacetimedb-scope`` (default session): how long one SpacetimeDB server lives."""
-    return str(get_settings(config).values["spacetimedb_scope"])
+    return get_settings(config).spacetimedb_scope
 
 
 spacetimedb_instance = pytest.fixture(scope=_spacetimedb_scope, name="spacetimedb_instance")(  # type: ignore[arg-type]
@@ -514,8 +503,8 @@ class RunSummary:
         self.rows.sort(key=lambda row: row["nodeid"])
         for line in render_table(HEADER, summary_rows(self.rows)):
             terminalreporter.write_line(line)
-        report = write_run_report(get_settings(self.config).artifacts_dir, self.rows)
+        report = write_run_report(get_settings(self.config).artifacts, self.rows)
         terminalreporter.write_line(f"run report: {report}")
 
 
-__all__ = ["MARKER_ARGS", "Playtest", "get_settings", "resolve_scenario"]
+__all__ = ["Playtest", "get_settings", "resolve_scenario"]

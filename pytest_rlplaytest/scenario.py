@@ -1,8 +1,16 @@
 """The ``rl_scenario`` marker, validated and resolved into a frozen :class:`ScenarioSpec`.
 
+The marker's arguments are one declarative table, :data:`MARKER_ARGS` (like the option table in
+:mod:`.settings`): each row has the argument's name, its help, its default and the check that
+validates and converts it. The table drives validation, the error messages, the marker's help text
+(:func:`marker_signature`, shown by ``pytest --markers``) and the README's marker row.
+
 The marker is the highest-precedence source of settings: what it says for a test beats the command
 line, the environment and the ini file. ``--rl-timesteps`` is the one exception by design: it is a
 *cap* on every scenario's training budget, so CI smoke runs stay short whatever the markers say.
+
+Relative paths in the marker (``env="godot:../game"``, ``model="agents/lander.zip"``) resolve against
+the test file's folder (the path rule, :mod:`.common.paths`).
 """
 
 from __future__ import annotations
@@ -15,45 +23,180 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from .common.paths import PathBase
+from .errors import RLPlaytestError
 from .settings import Settings
 
 KINDS = ("custom", "locomotion", "landing", "voxel_stress", "bug_repro")
 ALGOS = ("PPO", "A2C", "DQN", "SAC", "TD3", "RecurrentPPO")
 DEFAULT_TIMESTEPS = 10_000
-DEFAULT_EPISODES = 20
-
-#: the common marker arguments, with their help (engines add their own, see ``Engine.OPTIONS``)
-MARKER_ARGS: Mapping[str, str] = {
-    "env": "the game: a Gymnasium id or factory, 'godot:<path>', 'spacetimedb:<path>', or a spec object",
-    "kind": f"scenario kind, one of {', '.join(KINDS)}",
-    "algo": f"training algorithm, one of {', '.join(ALGOS)}",
-    "timesteps": f"training budget in timesteps (default {DEFAULT_TIMESTEPS}; capped by --rl-timesteps)",
-    "model": "load this stored agent (.zip or .onnx, relative to the test file) instead of training",
-    "episodes": f"evaluation episodes (default --rl-episodes, else {DEFAULT_EPISODES})",
-    "seed": "pin this test's seed (default: derived from --rl-seed and the test's node id)",
-    "success": "an info key that is truthy at an episode's end, or a callable(Episode) -> bool",
-    "algo_kwargs": "extra keyword arguments for the algorithm's constructor",
-    "policy_kwargs": "policy_kwargs for the algorithm (e.g. dict(net_arch=[64, 64]))",
-    "policy": "SB3 policy name (default: MlpPolicy, MultiInputPolicy for dict observations)",
-    "n_envs": "parallel environments for training (Gymnasium: copies; Godot: agents per instance)",
-    "env_kwargs": "keyword arguments for gymnasium.make or the env factory",
-    "max_episode_steps": "truncate episodes after this many steps",
-    "deterministic": "evaluate with the greedy action (default True)",
-    "device": "torch device for this test (overrides --rl-device)",
-    "bug": "bug hunts: the bug's signature: an info event name, 'log:<regex>', or a callable(info) -> bool",
-    "novelty": "bug hunts: weight of the count-based novelty bonus over visited cells (default 0.1)",
-    "cell_size": "bug hunts: size of a visited cell, in the game's position units (default 1.0)",
-}
 
 
-class ScenarioError(ValueError):
+class ScenarioError(RLPlaytestError, ValueError):
     """The marker is wrong; the message names the argument and the test."""
+
+
+# -- checks: each validates one argument's value and returns it converted, or raises ValueError ----
+# The ValueError's text completes "<name> ..." (e.g. "must be a whole number >= 1").
+Check = Callable[[Any], Any]
+
+
+def whole(minimum: int) -> Check:
+    """A whole number >= ``minimum`` (not a bool)."""
+
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"must be a whole number >= {minimum}")
+        return value
+
+    return check
+
+
+def number(minimum: float, *, strict: bool) -> Check:
+    """A number > ``minimum`` (``strict``) or >= it."""
+
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                value <= minimum if strict else value < minimum) or value != value:
+            raise ValueError(f"must be a number {'>' if strict else '>='} {minimum:g}")
+        return float(value)
+
+    return check
+
+
+def one_of(choices: tuple[str, ...], *, suggest: bool = False) -> Check:
+    """One of ``choices`` (with a close-match hint when ``suggest``)."""
+
+    def check(value: Any) -> str:
+        if value not in choices:
+            close = difflib.get_close_matches(str(value), choices, n=1) if suggest else []
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"must be one of {', '.join(choices)}{hint}")
+        return str(value)
+
+    return check
+
+
+def mapping(value: Any) -> Mapping[str, Any]:
+    """A dict (frozen into a read-only mapping)."""
+    if not isinstance(value, Mapping):
+        raise ValueError("must be a dict")
+    return MappingProxyType(dict(value))
+
+
+def flag(value: Any) -> bool:
+    """True or False."""
+    if not isinstance(value, bool):
+        raise ValueError("must be True or False")
+    return value
+
+
+def text(value: Any) -> str:
+    """A non-empty string."""
+    if not isinstance(value, str) or not value:
+        raise ValueError("must be a non-empty string")
+    return value
+
+
+def stored_agent(value: Any) -> str:
+    """A path (string) to a ``.zip`` or ``.onnx`` file; resolved later against the test file."""
+    if not isinstance(value, (str, Path)):
+        raise ValueError("must be a path to a .zip or .onnx file")
+    if Path(value).suffix not in (".zip", ".onnx"):
+        raise ValueError("must name a stored agent: a .zip (SB3) or .onnx file")
+    return str(value)
+
+
+def success_rule(value: Any) -> Any:
+    """An ``info`` key / event name, or a callable over the episode."""
+    if not (isinstance(value, str) or callable(value)):
+        raise ValueError("must be an info key or a callable(Episode) -> bool")
+    return value
+
+
+def bug_signature(value: Any) -> Any:
+    """A bug hunt's signature, parsed into a ``BugSignature``."""
+    from .bughunt.signature import BugSignature
+
+    return BugSignature.parse(value)
+
+
+@dataclass(frozen=True)
+class MarkerArg:
+    """One ``rl_scenario`` argument.
+
+    Attributes:
+        name: the keyword.
+        help: one line for ``pytest --markers``, the README and error hints.
+        default: the value when the marker does not give it (None: unset, or resolved from a setting).
+        check: validates and converts a given value (see the checks above).
+        default_doc: how the default reads in the signature, when not ``repr(default)``.
+    """
+
+    name: str
+    help: str
+    default: Any = None
+    check: Check = lambda value: value
+    default_doc: str | None = None
+
+    def shown_default(self) -> str:
+        """The default as the signature shows it."""
+        return self.default_doc if self.default_doc is not None else repr(self.default)
+
+
+MARKER_ARGS: tuple[MarkerArg, ...] = (
+    MarkerArg("env", "the game: a Gymnasium id or factory, 'godot:<path>', 'spacetimedb:<path>' (relative to the "
+              "test file's folder), or a game spec object", default_doc=""),
+    MarkerArg("kind", f"scenario kind, one of {', '.join(KINDS)}", "custom", one_of(KINDS)),
+    MarkerArg("algo", f"training algorithm, one of {', '.join(ALGOS)}", "PPO", one_of(ALGOS, suggest=True)),
+    MarkerArg("timesteps", "training budget in timesteps (capped by --rl-timesteps)", DEFAULT_TIMESTEPS, whole(1)),
+    MarkerArg("model", "load this stored agent (.zip or .onnx, relative to the test file's folder) instead of "
+              "training", None, stored_agent),
+    MarkerArg("episodes", "evaluation episodes", None, whole(1), default_doc="--rl-episodes (20)"),
+    MarkerArg("seed", "pin this test's seed", None, whole(0), default_doc="derived from --rl-seed and the node id"),
+    MarkerArg("success", "an info key or event that is truthy at an episode's end, or a callable(Episode) -> bool",
+              None, success_rule, default_doc="info['is_success'] when reported"),
+    MarkerArg("algo_kwargs", "extra keyword arguments for the algorithm's constructor", None, mapping),
+    MarkerArg("policy_kwargs", "policy_kwargs for the algorithm (e.g. dict(net_arch=[64, 64]))", None, mapping),
+    MarkerArg("policy", "SB3 policy name", None, text, default_doc="MlpPolicy / MultiInputPolicy"),
+    MarkerArg("n_envs", "agents to train with (Gymnasium: copies; Godot: at least this many agents, met with "
+              "whole instances)", None, whole(1)),
+    MarkerArg("env_kwargs", "keyword arguments for gymnasium.make or the env factory (Godot: --key=value game "
+              "arguments)", None, mapping),
+    MarkerArg("max_episode_steps", "truncate episodes after this many steps (enforced by the plugin for every "
+              "engine)", None, whole(1)),
+    MarkerArg("deterministic", "evaluate with the greedy action", True, flag),
+    MarkerArg("device", "torch device for this test", None, one_of(("cpu", "cuda", "auto")),
+              default_doc="--rl-device"),
+    MarkerArg("bug", "bug hunts: the bug's signature: an info event name, 'log:<regex>', or a callable(info) -> "
+              "bool", None, bug_signature),
+    MarkerArg("novelty", "bug hunts: weight of the count-based novelty bonus over visited cells", 0.1,
+              number(0, strict=False)),
+    MarkerArg("cell_size", "bug hunts: size of a visited cell, in the game's position units", 1.0,
+              number(0, strict=True)),
+)
+
+#: the arguments by name
+MARKER_ARG_BY_NAME: Mapping[str, MarkerArg] = MappingProxyType({a.name: a for a in MARKER_ARGS})
+
+
+def marker_signature() -> str:
+    """``rl_scenario(env, kind='custom', ...)``: the marker's signature, from the table."""
+    parts = [a.name if a.name == "env" else f"{a.name}={a.shown_default()}" for a in MARKER_ARGS]
+    return f"rl_scenario({', '.join(parts)}, **engine_options)"
+
+
+def marker_help() -> str:
+    """The text ``pytest --markers`` shows for ``rl_scenario``."""
+    lines = "; ".join(f"{a.name}: {a.help}" for a in MARKER_ARGS)
+    return (f"{marker_signature()}: a reinforcement-learning playtest. {lines}. Engine options (Godot: scene=, "
+            "...; SpacetimeDB: agents=, ...) are listed in the README.")
 
 
 def derive_seed(base: int, *parts: object) -> int:
     """A stable 31-bit seed from a base seed and any labels (node id, "eval", an index...)."""
-    text = "\x1f".join([str(base), *map(str, parts)])
-    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
+    label = "\x1f".join([str(base), *map(str, parts)])
+    digest = hashlib.blake2b(label.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") % (2**31 - 1)
 
 
@@ -71,7 +214,7 @@ class ScenarioSpec:
     model: Path | None = None
     #: ``model=`` as the marker wrote it (relative to the test file): machine-independent
     model_label: str | None = None
-    episodes: int = DEFAULT_EPISODES
+    episodes: int = 20
     success: str | Callable[..., Any] | None = None
     algo_kwargs: Mapping[str, Any] = field(default_factory=dict)
     policy_kwargs: Mapping[str, Any] = field(default_factory=dict)
@@ -88,6 +231,10 @@ class ScenarioSpec:
     bug: Any = None
     novelty: float = 0.1
     cell_size: float = 1.0
+    #: torch threads for training and inference (``--rl-torch-threads``)
+    torch_threads: int = 1
+    #: where the marker's relative paths resolve (the test file's folder)
+    paths: PathBase = field(default_factory=lambda: PathBase(Path.cwd(), "the current folder"))
 
     @property
     def trains(self) -> bool:
@@ -133,47 +280,9 @@ def jsonable(value: Any) -> Any:
     return repr(value)
 
 
-def _check_int(name: str, value: Any, minimum: int, nodeid: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ScenarioError(
-            f"{nodeid}: rl_scenario({name}={value!r}): {name} must be a whole number >= {minimum}"
-        )
-    return value
-
-
-def _check_mapping(name: str, value: Any, nodeid: str) -> Mapping[str, Any]:
-    if value is None:
-        return MappingProxyType({})
-    if not isinstance(value, Mapping):
-        raise ScenarioError(f"{nodeid}: rl_scenario({name}={value!r}): {name} must be a dict")
-    return MappingProxyType(dict(value))
-
-
-def build_spec(
-    args: tuple[Any, ...],
-    kwargs: Mapping[str, Any],
-    *,
-    nodeid: str,
-    settings: Settings,
-    test_dir: Path,
-    long_training: bool = False,
-    engine_options_allowed: Callable[[str], Mapping[str, str]] | None = None,
-) -> ScenarioSpec:
-    """Validate a marker's arguments and resolve them against the settings.
-
-    Args:
-        args, kwargs: the marker's arguments (``env`` may be positional).
-        nodeid: the test, for error messages and the derived seed.
-        settings: resolved plugin settings.
-        test_dir: the test file's folder; a relative ``model=`` path is resolved against it.
-        long_training: whether the test carries the ``long_training`` marker.
-        engine_options_allowed: scheme -> the engine's extra marker arguments (for validation).
-
-    Raises:
-        ScenarioError: naming the offending argument and the test.
-    """
-    from .engines.registry import split_target
-
+# -- building a spec ----------------------------------------------------------------------------
+def _marker_kwargs(args: tuple[Any, ...], kwargs: Mapping[str, Any], nodeid: str) -> dict[str, Any]:
+    """The marker's arguments as one dict, ``env`` included (it may be positional)."""
     kw = dict(kwargs)
     if len(args) > 1:
         raise ScenarioError(f"{nodeid}: rl_scenario takes only env positionally; got {len(args)} positional "
@@ -184,121 +293,94 @@ def build_spec(
         kw["env"] = args[0]
     if "env" not in kw:
         raise ScenarioError(f"{nodeid}: rl_scenario needs env= (a Gymnasium id, a factory, 'godot:<path>', ...)")
+    return kw
+
+
+def _split_engine_options(kw: dict[str, Any], scheme: str, allowed: Mapping[str, str],
+                          nodeid: str) -> dict[str, Any]:
+    """Take the engine's own options out of ``kw``; reject any argument nobody knows."""
+    engine_options = {k: kw.pop(k) for k in list(kw) if k not in MARKER_ARG_BY_NAME and k in allowed}
+    unknown = [k for k in kw if k not in MARKER_ARG_BY_NAME]
+    if unknown:
+        name = unknown[0]
+        known = sorted({*MARKER_ARG_BY_NAME, *allowed})
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ScenarioError(f"{nodeid}: rl_scenario got an unknown argument {name!r}{hint} "
+                            f"(arguments for the {scheme} engine: {', '.join(known)})")
+    return engine_options
+
+
+def check_marker_args(kw: Mapping[str, Any], nodeid: str) -> dict[str, Any]:
+    """Every table argument: the marker's value checked and converted, or the table default."""
+    checked: dict[str, Any] = {}
+    for arg in MARKER_ARGS:
+        if arg.name == "env":
+            continue
+        value = kw.get(arg.name)
+        if value is None:
+            checked[arg.name] = arg.default
+            continue
+        try:
+            checked[arg.name] = arg.check(value)
+        except ValueError as exc:
+            raise ScenarioError(f"{nodeid}: rl_scenario({arg.name}={value!r}): {arg.name} {exc}") from None
+    return checked
+
+
+def _frozen(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return value if value is not None else MappingProxyType({})
+
+
+def build_spec(
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    *,
+    nodeid: str,
+    settings: Settings,
+    test_file: Path,
+    long_training: bool = False,
+    engine_options_allowed: Callable[[str], Mapping[str, str]] | None = None,
+) -> ScenarioSpec:
+    """Validate a marker's arguments and resolve them against the settings.
+
+    Args:
+        args, kwargs: the marker's arguments (``env`` may be positional).
+        nodeid: the test, for error messages and the derived seed.
+        settings: resolved plugin settings.
+        test_file: the test file; the marker's relative paths resolve against its folder.
+        long_training: whether the test carries the ``long_training`` marker.
+        engine_options_allowed: scheme -> the engine's extra marker arguments (for validation).
+
+    Raises:
+        ScenarioError: naming the offending argument and the test.
+    """
+    from .engines.registry import split_target
+
+    kw = _marker_kwargs(args, kwargs, nodeid)
     env = kw.pop("env")
     try:
         scheme, target = split_target(env)
     except TypeError as exc:
         raise ScenarioError(f"{nodeid}: rl_scenario(env=...): {exc}") from None
-
-    allowed_engine = dict(engine_options_allowed(scheme)) if engine_options_allowed else {}
-    engine_options = {k: kw.pop(k) for k in list(kw) if k not in MARKER_ARGS and k in allowed_engine}
-    unknown = [k for k in kw if k not in MARKER_ARGS]
-    if unknown:
-        name = unknown[0]
-        known = sorted({*MARKER_ARGS, *allowed_engine})
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ScenarioError(
-            f"{nodeid}: rl_scenario got an unknown argument {name!r}{hint} "
-            f"(arguments for the {scheme} engine: {', '.join(known)})"
-        )
-
-    kind = kw.get("kind", "custom")
-    if kind not in KINDS:
-        raise ScenarioError(f"{nodeid}: rl_scenario(kind={kind!r}): kind must be one of {', '.join(KINDS)}")
-    algo = kw.get("algo", "PPO")
-    if algo not in ALGOS:
-        close = difflib.get_close_matches(str(algo), ALGOS, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ScenarioError(f"{nodeid}: rl_scenario(algo={algo!r}): algo must be one of {', '.join(ALGOS)}{hint}")
-
-    requested = _check_int("timesteps", kw.get("timesteps", DEFAULT_TIMESTEPS), 1, nodeid)
-    cap = settings.values.get("timesteps")
-    timesteps = min(requested, cap) if cap else requested
-
-    episodes_default = settings.values.get("episodes") or DEFAULT_EPISODES
-    episodes = _check_int("episodes", kw.get("episodes", episodes_default), 1, nodeid)
-
-    if "seed" in kw and kw["seed"] is not None:
-        seed = _check_int("seed", kw["seed"], 0, nodeid)
-    else:
-        seed = derive_seed(int(settings.values.get("seed") or 0), nodeid)
-
-    model = kw.get("model")
-    model_path: Path | None = None
-    if model is not None:
-        if not isinstance(model, (str, Path)):
-            raise ScenarioError(f"{nodeid}: rl_scenario(model={model!r}): model must be a path to a .zip or .onnx")
-        model_path = Path(model)
-        if not model_path.is_absolute():
-            model_path = (test_dir / model_path).resolve()
-        if model_path.suffix not in (".zip", ".onnx"):
-            raise ScenarioError(
-                f"{nodeid}: rl_scenario(model={str(model)!r}): a stored agent must be a .zip (SB3) or .onnx file"
-            )
-
-    success = kw.get("success")
-    if success is not None and not (isinstance(success, str) or callable(success)):
-        raise ScenarioError(
-            f"{nodeid}: rl_scenario(success={success!r}): success must be an info key or a callable(Episode)"
-        )
-
-    n_envs = kw.get("n_envs")
-    if n_envs is not None:
-        n_envs = _check_int("n_envs", n_envs, 1, nodeid)
-    max_steps = kw.get("max_episode_steps")
-    if max_steps is not None:
-        max_steps = _check_int("max_episode_steps", max_steps, 1, nodeid)
-    device = kw.get("device", settings.values.get("device") or "cpu")
-    if device not in ("cpu", "cuda", "auto"):
-        raise ScenarioError(f"{nodeid}: rl_scenario(device={device!r}): device must be cpu, cuda or auto")
-    policy = kw.get("policy")
-    if policy is not None and not isinstance(policy, str):
-        raise ScenarioError(f"{nodeid}: rl_scenario(policy={policy!r}): policy must be an SB3 policy name")
-    deterministic = kw.get("deterministic", True)
-    if not isinstance(deterministic, bool):
-        raise ScenarioError(f"{nodeid}: rl_scenario(deterministic={deterministic!r}): must be True or False")
-
-    bug = None
-    if kw.get("bug") is not None:
-        from .bughunt.signature import BugSignature
-
-        try:
-            bug = BugSignature.parse(kw["bug"])
-        except ValueError as exc:
-            raise ScenarioError(f"{nodeid}: rl_scenario(bug=...): {exc}") from None
-    novelty, cell_size = kw.get("novelty", 0.1), kw.get("cell_size", 1.0)
-    for name, value in (("novelty", novelty), ("cell_size", cell_size)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (
-                name == "cell_size" and value == 0):
-            raise ScenarioError(f"{nodeid}: rl_scenario({name}={value!r}): {name} must be a number "
-                                f"{'> 0' if name == 'cell_size' else '>= 0'}")
-
+    allowed = dict(engine_options_allowed(scheme)) if engine_options_allowed else {}
+    engine_options = _split_engine_options(kw, scheme, allowed, nodeid)
+    c = check_marker_args(kw, nodeid)
+    paths = PathBase.marker(test_file)
+    model = c["model"]
+    cap = settings.timesteps
     return ScenarioSpec(
-        env=env,
-        nodeid=nodeid,
-        seed=seed,
-        kind=kind,
-        algo=algo,
-        timesteps=timesteps,
-        requested_timesteps=requested,
-        model=model_path,
-        model_label=str(model) if model is not None else None,
-        episodes=episodes,
-        success=success,
-        algo_kwargs=_check_mapping("algo_kwargs", kw.get("algo_kwargs"), nodeid),
-        policy_kwargs=_check_mapping("policy_kwargs", kw.get("policy_kwargs"), nodeid),
-        policy=policy,
-        n_envs=n_envs,
-        env_kwargs=_check_mapping("env_kwargs", kw.get("env_kwargs"), nodeid),
-        max_episode_steps=max_steps,
-        deterministic=deterministic,
-        device=device,
-        engine_scheme=scheme,
-        engine_target=target,
-        engine_options=MappingProxyType(engine_options),
-        long_training=long_training,
-        bug=bug,
-        novelty=float(novelty),
-        cell_size=float(cell_size),
+        env=env, nodeid=nodeid,
+        seed=c["seed"] if c["seed"] is not None else derive_seed(settings.seed, nodeid),
+        kind=c["kind"], algo=c["algo"],
+        timesteps=min(c["timesteps"], cap) if cap else c["timesteps"], requested_timesteps=c["timesteps"],
+        model=paths.resolve(model) if model is not None else None, model_label=model,
+        episodes=c["episodes"] if c["episodes"] is not None else settings.episodes,
+        success=c["success"], algo_kwargs=_frozen(c["algo_kwargs"]), policy_kwargs=_frozen(c["policy_kwargs"]),
+        policy=c["policy"], n_envs=c["n_envs"], env_kwargs=_frozen(c["env_kwargs"]),
+        max_episode_steps=c["max_episode_steps"], deterministic=c["deterministic"],
+        device=c["device"] if c["device"] is not None else settings.device,
+        engine_scheme=scheme, engine_target=target, engine_options=MappingProxyType(engine_options),
+        long_training=long_training, bug=c["bug"], novelty=c["novelty"], cell_size=c["cell_size"],
+        torch_threads=settings.torch_threads, paths=paths,
     )

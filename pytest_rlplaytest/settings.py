@@ -7,6 +7,7 @@ value is reported naming where it came from (``--rl-seed``, ``RLPLAYTEST_SEED`` 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,8 +16,11 @@ from typing import Any
 
 import pytest
 
+from .common.paths import PathBase
+from .errors import RLPlaytestError
 
-class SettingError(ValueError):
+
+class SettingError(RLPlaytestError, ValueError):
     """An option value is invalid; the message names its source."""
 
 
@@ -114,6 +118,9 @@ class Option:
     flag_name: str | None = None
     ini_name: str | None = None
     env_name: str | None = None
+    #: ``value``; ``path`` (resolved against the rootdir); ``binary`` (a name looked up on PATH, or a
+    #: path, resolved against the rootdir when it contains a separator)
+    kind: str = "value"
 
     @property
     def flag(self) -> str:
@@ -131,15 +138,15 @@ class Option:
 OPTIONS: tuple[Option, ...] = (
     Option("timesteps", positive_int, None,
            "cap every scenario's training budget at N timesteps (CI smoke runs)", "N"),
-    Option("episodes", positive_int, None,
-           "evaluation episodes for scenarios whose marker does not give episodes= (default 20)", "N"),
+    Option("episodes", positive_int, 20,
+           "evaluation episodes for scenarios whose marker does not give episodes=", "N"),
     Option("seed", non_negative_int, 0,
            "base seed; each test derives its own stable seed from it and its node id", "N"),
     Option("artifacts", text_value, ".rlplaytest",
-           "folder for per-test artifacts: model, logs, episodes.csv, summary.json (relative to rootdir)",
-           "DIR"),
+           "folder for per-test artifacts: model, logs, episodes.csv, summary.json (relative to the rootdir)",
+           "DIR", kind="path"),
     Option("baselines_dir", text_value, "baselines",
-           "folder of stored baselines (relative to rootdir)", "DIR"),
+           "folder of stored baselines (relative to the rootdir)", "DIR", kind="path"),
     Option("update_baselines", boolean, False,
            "write or refresh the baselines of the tests that run, instead of comparing", is_flag=True),
     Option("inconclusive", choice("fail", "skip", "pass"), "fail",
@@ -153,11 +160,17 @@ OPTIONS: tuple[Option, ...] = (
            "engine, or name some: --rl-require-engines=godot", "ENGINES", optional_value="all"),
     Option("engine_timeout", positive_float, 30.0,
            "seconds an engine may stay silent before its test fails (boot and every reply)", "SECONDS"),
+    Option("torch_threads", positive_int, 1,
+           "threads torch may use to train and predict (small policies train fastest on one; more "
+           "would fight with the game processes and other xdist workers)", "N"),
+    Option("machine_id", text_value, None,
+           "name of this machine class in baselines' per-machine frame times (default: derived from the "
+           "CPU, core count and OS)", "NAME"),
     Option("godot_bin", text_value, None,
            "Godot binary (else PATH: godot, godot4, godot3-server, godot3)", "PATH",
-           flag_name="--godot-bin", ini_name="godot_bin", env_name="GODOT_BIN"),
+           flag_name="--godot-bin", ini_name="godot_bin", env_name="GODOT_BIN", kind="binary"),
     Option("spacetime_bin", text_value, None, "spacetime CLI binary (else PATH: spacetime)", "PATH",
-           flag_name="--spacetime-bin", ini_name="spacetime_bin", env_name="SPACETIME_BIN"),
+           flag_name="--spacetime-bin", ini_name="spacetime_bin", env_name="SPACETIME_BIN", kind="binary"),
     Option("spacetimedb_scope", choice("session", "package", "module", "class", "function"), "session",
            "scope of the spacetimedb_instance fixture (one server per session by default)",
            "session|package|module|class|function", flag_name="--spacetimedb-scope", ini_name="spacetimedb_scope",
@@ -170,30 +183,61 @@ OPTIONS: tuple[Option, ...] = (
 
 @dataclass(frozen=True)
 class Settings:
-    """Resolved plugin-wide settings, with where each value came from."""
+    """The resolved plugin-wide settings, typed; one field per entry of :data:`OPTIONS`.
 
-    values: Mapping[str, Any]
-    sources: Mapping[str, str] = field(default_factory=dict)
+    Build it with :func:`resolve` (inside pytest) or :func:`resolve_mapping` (the ``rlplaytest``
+    command, tests); :meth:`defaults` gives every option's default. Paths are absolute: option paths
+    resolve against :attr:`rootdir` (the path rule, :mod:`.common.paths`).
+    """
+
+    timesteps: int | None = None
+    episodes: int = 20
+    seed: int = 0
+    artifacts: Path = Path(".rlplaytest")
+    baselines_dir: Path = Path("baselines")
+    update_baselines: bool = False
+    inconclusive: str = "fail"
+    device: str = "cpu"
+    long: bool = False
+    require_engines: frozenset[str] = frozenset()
+    engine_timeout: float = 30.0
+    torch_threads: int = 1
+    machine_id: str | None = None
+    godot_bin: str | None = None
+    spacetime_bin: str | None = None
+    spacetimedb_scope: str = "session"
+    spacetimedb_url: str | None = None
+    #: the folder option paths resolve against (pytest's rootdir)
     rootdir: Path = Path(".")
+    #: where each value came from: a flag, an environment variable, ``ini <name>`` or ``default``
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.values[name]
-        except KeyError:
-            raise AttributeError(name) from None
+    @classmethod
+    def defaults(cls, rootdir: str | os.PathLike[str] = ".") -> Settings:
+        """Every option at its default, option paths resolved against ``rootdir``."""
+        return resolve_mapping({}, rootdir=rootdir, environ={})
 
     def engine_required(self, scheme: str) -> bool:
         """Whether a missing ``scheme`` engine must fail its tests (``--rl-require-engines``)."""
-        required = self.values.get("require_engines") or frozenset()
-        return "*" in required or scheme in required
+        return "*" in self.require_engines or scheme in self.require_engines
 
-    @property
-    def artifacts_dir(self) -> Path:
-        return (self.rootdir / str(self.values["artifacts"])).resolve()
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (tests, the CLI)."""
+        return dataclasses.replace(self, **changes)
 
-    @property
-    def baselines_path(self) -> Path:
-        return (self.rootdir / str(self.values["baselines_dir"])).resolve()
+
+def _finish(values: dict[str, Any], sources: dict[str, str], rootdir: Path) -> Settings:
+    """Resolve option paths against ``rootdir`` and build the :class:`Settings`."""
+    base = PathBase.option(rootdir)
+    for option in OPTIONS:
+        value = values.get(option.name)
+        if value is None:
+            continue
+        if option.kind == "path":
+            values[option.name] = base.resolve(value)
+        elif option.kind == "binary" and ("/" in str(value) or os.sep in str(value)):
+            values[option.name] = str(base.resolve(value))
+    return Settings(**values, rootdir=base.folder, sources=sources)
 
 
 def _argparse_type(option: Option) -> Callable[[str], Any]:
@@ -230,27 +274,51 @@ def add_options(parser: pytest.Parser) -> None:
 
 
 def resolve(config: pytest.Config, environ: Mapping[str, str] | None = None) -> Settings:
-    """Resolve every option: CLI > environment > ini > default, validating env and ini values."""
+    """Resolve every option for a pytest run: CLI > environment > ini > default (env and ini values
+    validated here, CLI values by argparse)."""
+    return _resolve(lambda option: config.getoption("rl_" + option.name, default=None),
+                    lambda option: config.getini(option.ini), environ, Path(str(config.rootpath)))
+
+
+def resolve_mapping(cli: Mapping[str, Any], *, rootdir: str | os.PathLike[str] = ".",
+                    environ: Mapping[str, str] | None = None,
+                    ini: Mapping[str, str] | None = None) -> Settings:
+    """Resolve every option outside pytest (the ``rlplaytest`` command, tests): ``cli`` maps option
+    names to raw values (parsed here, like environment values), then environment, ``ini``, default."""
+    unknown = sorted(set(cli) - {o.name for o in OPTIONS})
+    if unknown:
+        raise SettingError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(o.name for o in OPTIONS)}")
+    ini = ini or {}
+
+    def from_cli(option: Option) -> Any:
+        raw = cli.get(option.name)
+        return None if raw is None else _parse_from(option, raw, option.flag)
+
+    return _resolve(from_cli, lambda option: ini.get(option.ini), environ, Path(rootdir))
+
+
+def _resolve(cli: Callable[[Option], Any], ini: Callable[[Option], Any], environ: Mapping[str, str] | None,
+             rootdir: Path) -> Settings:
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for option in OPTIONS:
-        cli = config.getoption("rl_" + option.name, default=None)
-        if cli is not None:
-            values[option.name], sources[option.name] = cli, option.flag
+        value = cli(option)
+        if value is not None:
+            values[option.name], sources[option.name] = value, option.flag
             continue
         raw_env = environ.get(option.env)
         if raw_env is not None and raw_env != "":
             values[option.name] = _parse_from(option, raw_env, f"environment variable {option.env}")
             sources[option.name] = option.env
             continue
-        raw_ini = config.getini(option.ini)
+        raw_ini = ini(option)
         if raw_ini not in (None, "", []):
             values[option.name] = _parse_from(option, raw_ini, f"ini option {option.ini}")
             sources[option.name] = f"ini {option.ini}"
             continue
         values[option.name], sources[option.name] = option.default, "default"
-    return Settings(values=values, sources=sources, rootdir=Path(str(config.rootpath)))
+    return _finish(values, sources, rootdir)
 
 
 def _parse_from(option: Option, raw: Any, where: str) -> Any:

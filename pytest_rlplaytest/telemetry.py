@@ -33,3 +33,22 @@ RESERVED_INFO_KEYS = frozenset(
     {EVENTS_KEY, POSITION_KEY, SUCCESS_KEY, EPISODE_SEED_KEY, "terminal_observation", "TimeLimit.truncated",
      "episode", "_final_observation", "_final_info"}
 )
+
+
+def normalize_events(value: object) -> tuple[str, ...]:
+    """The events of one ``info`` as a tuple of names: ``info["events"]`` may be absent or None
+    (no events), one name, or a list of names (what games send)."""
+    if value is None or value == "" or value == []:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return tuple(str(name) for name in value)
+    return (str(value),)
+
+
+def info_events(info: object) -> tuple[str, ...]:
+    """The named events in one step's ``info`` (see :func:`normalize_events`)."""
+    if not isinstance(info, dict):
+        return ()
+    return normalize_events(info.get(EVENTS_KEY))

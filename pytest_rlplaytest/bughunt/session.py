@@ -204,11 +204,11 @@ def open_engine(bundle: ReplayBundle, rootdir: Path, artifacts: Path, settings: 
     """Create (not start) the engine a bundle was recorded with."""
     from ..engines.base import EngineContext
     from ..engines.registry import engine_class, split_target
-    from ..settings import OPTIONS, Settings
+    from ..settings import Settings
 
     scheme, target = split_target(bundle.env)
     if settings is None:
-        settings = Settings(values={o.name: o.default for o in OPTIONS}, rootdir=rootdir)
+        settings = Settings.defaults(rootdir)
     options = dict(bundle.engine_options)
     seed = bundle.world_seed if bundle.world_seed is not None else bundle.seed
     context = EngineContext(artifacts_dir=artifacts, seed=seed, options=options, settings=settings, nodeid=nodeid)

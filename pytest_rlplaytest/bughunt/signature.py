@@ -34,13 +34,13 @@ class BugSignature:
                 try:
                     return cls(log_pattern=re.compile(value[4:]))
                 except re.error as exc:
-                    raise ValueError(f"bug={value!r}: not a valid regular expression: {exc}") from None
+                    raise ValueError(f"is not a valid regular expression after 'log:': {exc}") from None
             if not value:
-                raise ValueError("bug='' names no event")
+                raise ValueError("names no event (it is empty)")
             return cls(event=value)
         if callable(value):
             return cls(predicate=value)
-        raise ValueError(f"bug={value!r}: give an info event name, 'log:<regex>', or a callable(info) -> bool")
+        raise ValueError("must be an info event name, 'log:<regex>', or a callable(info) -> bool")
 
     @property
     def uses_log(self) -> bool:

@@ -24,12 +24,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
+from ..common.paths import PathBase
+from ..errors import RLPlaytestError
+from ..settings import Settings
+
 if TYPE_CHECKING:
     import gymnasium as gym
     from stable_baselines3.common.vec_env import VecEnv
 
 
-class EngineError(RuntimeError):
+class EngineError(RLPlaytestError, RuntimeError):
     """The engine misbehaved: crashed, hung, or sent something that breaks its contract."""
 
 
@@ -57,7 +61,7 @@ def identity_changes(recorded: Mapping[str, Any], current: Mapping[str, Any]) ->
     return changes
 
 
-def skip_or_fail_unavailable(settings: Any, scheme: str, exc: EngineUnavailable) -> NoReturn:
+def skip_or_fail_unavailable(settings: Settings | None, scheme: str, exc: EngineUnavailable) -> NoReturn:
     """Skip the current test for a missing engine, or fail it when ``--rl-require-engines``
     names that engine (or all engines)."""
     import pytest
@@ -76,16 +80,19 @@ class EngineContext:
         artifacts_dir: the test's artifact folder; engines put their logs here.
         seed: the scenario's seed (engines pass it on, e.g. Godot's ``--env_seed``).
         options: engine-specific marker arguments (e.g. ``scene``, ``agents`` for Godot).
-        settings: plugin-wide settings (``rlplaytest.settings.Settings``), for engine options
-            such as ``godot_bin`` or timeouts.
+        settings: plugin-wide settings, for engine options such as ``godot_bin`` or timeouts.
         nodeid: the pytest node id, used in error messages.
+        paths: where a relative game path in the target resolves: the test file's folder for a
+            marker's ``env=``, a bundle's own folder for a replay (the path rule,
+            :mod:`~pytest_rlplaytest.common.paths`).
     """
 
     artifacts_dir: Path
     seed: int
     options: Mapping[str, Any] = field(default_factory=dict)
-    settings: Any = None
+    settings: Settings = field(default_factory=Settings.defaults)
     nodeid: str = ""
+    paths: PathBase = field(default_factory=lambda: PathBase.option("."))
 
 
 class Engine(abc.ABC):

@@ -69,7 +69,6 @@ STEP_STATS = ("mean", "std", "min", "median", "p90", "p95", "p99", "p99.9", "max
 #: statistics stored for episode return and length
 EPISODE_STATS = ("mean", "std", "iqm", "min", "median", "p5", "p95", "max")
 _TIMING_SUFFIXES = ("_ms", "_us", "_seconds")
-MACHINE_ID_ENV = "RLPLAYTEST_MACHINE_ID"
 
 
 # -- naming -----------------------------------------------------------------------------------------
@@ -171,10 +170,12 @@ def machine_info() -> dict[str, Any]:
 def machine_id(info: Mapping[str, Any] | None = None) -> str:
     """A stable id for "the same hardware": ``<system>-<arch>-<hash of cpu model and count>``.
 
-    The environment variable ``RLPLAYTEST_MACHINE_ID`` overrides it (e.g. to name a CI runner
-    class whose machines differ in ways that do not matter).
+    ``--rl-machine-id`` (``RLPLAYTEST_MACHINE_ID``, ini ``rl_machine_id``) overrides it, e.g. to
+    name a CI runner class whose machines differ in ways that do not matter.
     """
-    override = os.environ.get(MACHINE_ID_ENV, "").strip()
+    from . import config as _config
+
+    override = (_config.current().machine_id or "").strip()
     if override:
         return re.sub(r"[^A-Za-z0-9_.\-]", "_", override)
     info = machine_info() if info is None else info

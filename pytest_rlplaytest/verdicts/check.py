@@ -29,8 +29,7 @@ FIXTURE_NAME = "rl_baseline"
 def _settings_paths(settings: Any) -> tuple[Path, Path, bool]:
     """``(baselines_dir, rootdir, update)`` from plugin ``Settings`` or the verdict defaults."""
     if settings is not None:
-        return (Path(settings.baselines_path), Path(settings.rootdir),
-                bool(settings.values.get("update_baselines") or False))
+        return settings.baselines_dir, settings.rootdir, settings.update_baselines
     cfg = _config.current()
     rootdir = cfg.rootdir or Path.cwd()
     return (cfg.baselines_dir or rootdir / "baselines", rootdir, cfg.update_baselines)

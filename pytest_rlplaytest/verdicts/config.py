@@ -12,7 +12,10 @@ from __future__ import annotations
 import contextvars
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 INCONCLUSIVE_CHOICES = ("fail", "skip", "pass")
 
@@ -27,12 +30,15 @@ class VerdictConfig:
         update_baselines: write baselines instead of comparing (``--rl-update-baselines``).
         baselines_dir: the folder of stored baselines (``--rl-baselines-dir``, resolved).
         rootdir: pytest's rootdir (baseline paths mirror test paths relative to it).
+        machine_id: ``--rl-machine-id`` (None: derived from the hardware).
     """
 
     inconclusive: str = "fail"
     update_baselines: bool = False
     baselines_dir: Path | None = None
     rootdir: Path | None = None
+    #: ``--rl-machine-id``: the machine class frame-time baselines are kept under (None: derived)
+    machine_id: str | None = None
 
 
 _DEFAULT = VerdictConfig()
@@ -46,19 +52,19 @@ def current() -> VerdictConfig:
     return _CURRENT.get() or _DEFAULT
 
 
-def configure(settings: Any = None, **overrides: Any) -> contextvars.Token[VerdictConfig | None]:
+def configure(settings: Settings | None = None, **overrides: Any) -> contextvars.Token[VerdictConfig | None]:
     """Install defaults from the plugin's ``Settings`` (and/or explicit overrides).
 
     Returns a token for :func:`restore`.
     """
     cfg = VerdictConfig()
     if settings is not None:
-        values = getattr(settings, "values", {})
         cfg = VerdictConfig(
-            inconclusive=str(values.get("inconclusive") or "fail"),
-            update_baselines=bool(values.get("update_baselines") or False),
-            baselines_dir=getattr(settings, "baselines_path", None),
-            rootdir=getattr(settings, "rootdir", None),
+            inconclusive=settings.inconclusive,
+            update_baselines=settings.update_baselines,
+            baselines_dir=settings.baselines_dir,
+            rootdir=settings.rootdir,
+            machine_id=settings.machine_id,
         )
     if overrides:
         cfg = replace(cfg, **overrides)

@@ -35,7 +35,7 @@ class VerdictPlugin:
         """Install the verdict defaults from ``settings`` (the plugin's resolved ``Settings``)."""
         self.config = config
         self.token = verdict_config.configure(settings)
-        self.usage = BaselineUsage(settings.baselines_path, settings.rootdir)
+        self.usage = BaselineUsage(settings.baselines_dir, settings.rootdir)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Record the selected tests (on xdist workers, also export them to the controller)."""

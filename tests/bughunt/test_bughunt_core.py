@@ -25,7 +25,7 @@ def test_signature_forms() -> None:
     log = BugSignature.parse("log:SCRIPT ERROR.*chunk_\\d+")
     assert log.uses_log and log.hit({}, ["x", "SCRIPT ERROR: in chunk_12"]) and not log.hit({}, ["SCRIPT ERROR"])
     assert BugSignature.parse(re.compile("boom")).describe() == "log:boom"
-    for bad, message in (("log:(", "not a valid regular expression"), (3, "give an info event name"),
+    for bad, message in (("log:(", "not a valid regular expression"), (3, "must be an info event name"),
                          ("", "names no event")):
         with pytest.raises(ValueError, match=message):
             BugSignature.parse(bad)

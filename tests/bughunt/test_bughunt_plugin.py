@@ -135,4 +135,4 @@ def test_bughunt_needs_a_signature(ledge_dir: pytest.Pytester) -> None:
     result = ledge_dir.runpytest()
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(["*rl_bughunt needs rl_scenario(bug=...)*",
-                                 "*rl_scenario(bug=...): bug='log:(': not a valid regular expression*"])
+                                 "*rl_scenario(bug='log:('): bug is not a valid regular expression after 'log:'*"])

@@ -32,7 +32,7 @@ EXAMPLE_PROJECT = REPO / "example_project" / "godot"
 def godot_binary(request: pytest.FixtureRequest) -> GodotBinary:
     """The real Godot binary, or a skip (a failure under --rl-require-engines)."""
     try:
-        return find_godot(get_settings(request.config).values["godot_bin"])
+        return find_godot(get_settings(request.config).godot_bin)
     except EngineUnavailable as exc:
         skip_or_fail_unavailable(get_settings(request.config), "godot", exc)
 
@@ -71,8 +71,7 @@ def make_engine(tmp_path: Path) -> Iterator[Callable[..., GodotEngine]]:
 
     def build(path: Any, seed: int = 1, godot_bin: str | None = None, engine_timeout: float = 20.0,
               **options: Any) -> GodotEngine:
-        settings = Settings(values={"engine_timeout": engine_timeout, "godot_bin": godot_bin},
-                            rootdir=REPO)
+        settings = Settings.defaults(REPO).replace(engine_timeout=engine_timeout, godot_bin=godot_bin)
         ctx = EngineContext(artifacts_dir=tmp_path / f"artifacts{len(engines)}", seed=seed, options=options,
                             settings=settings, nodeid="tests/godot")
         engine = GodotEngine(path, ctx)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pytest_rlplaytest.common.paths import PathBase
 from pytest_rlplaytest.engines.base import EngineError, EngineUnavailable
 from pytest_rlplaytest.engines.godot.binary import (
     GameLocation,
@@ -108,11 +109,11 @@ def test_command_lines(tmp_path: Path) -> None:
 
 def test_locate_game_errors(tmp_path: Path) -> None:
     with pytest.raises(EngineError, match=r"without project\.godot"):
-        locate_game(tmp_path, tmp_path)
-    with pytest.raises(EngineError, match="does not exist"):
-        locate_game("nope", tmp_path)
+        locate_game(tmp_path, PathBase.option(tmp_path))
+    with pytest.raises(EngineError, match=r"'nope' \(resolved against the test file's folder .*nope\) does not exist"):
+        locate_game("nope", PathBase.marker(tmp_path / "test_x.py"))
     (tmp_path / "project.godot").write_text("config_version=4\n")
-    assert locate_game(".", tmp_path).project_dir == tmp_path
+    assert locate_game(".", PathBase.option(tmp_path)).project_dir == tmp_path
 
 
 def test_engine_rejects_bad_options(tmp_path: Path) -> None:

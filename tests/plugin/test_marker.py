@@ -13,7 +13,7 @@ import pytest
         ('env="Coin-v0", episodes=0', "*test_bad: rl_scenario(episodes=0): episodes must be a whole number >= 1*"),
         ('env="Coin-v0", timesteps="many"', "*rl_scenario(timesteps='many'): timesteps must be a whole number >= 1*"),
         ('env="Coin-v0", kind="speedrun"', "*rl_scenario(kind='speedrun'): kind must be one of custom, locomotion*"),
-        ('env="Coin-v0", model="agent.pkl"', "*a stored agent must be a .zip (SB3) or .onnx file*"),
+        ('env="Coin-v0", model="agent.pkl"', "*rl_scenario(model='agent.pkl'): model must name a stored agent: a .zip (SB3) or .onnx file*"),
         ('env="Coin-v0", success=3', "*rl_scenario(success=3): success must be an info key or a callable*"),
         ('env="Coin-v0", algo_kwargs=[1]', "*rl_scenario(algo_kwargs=[[]1]): algo_kwargs must be a dict*"),
         ("", "*test_bad: rl_scenario needs env=*"),

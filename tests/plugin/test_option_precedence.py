@@ -8,7 +8,7 @@ import pytest
 PROBE = """
 import json
 def test_probe(rl_settings):
-    print("SETTINGS=" + json.dumps({k: rl_settings.values[k] for k in ("seed", "episodes", "device")})
+    print("SETTINGS=" + json.dumps({k: getattr(rl_settings, k) for k in ("seed", "episodes", "device")})
           + " SOURCES=" + json.dumps(dict(rl_settings.sources)))
 """
 
@@ -25,7 +25,7 @@ def test_defaults(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.delenv("RLPLAYTEST_SEED", raising=False)
     pytester.makepyfile(PROBE)
     values, sources = _values(pytester.runpytest("-s"))
-    assert values == {"seed": 0, "episodes": None, "device": "cpu"}
+    assert values == {"seed": 0, "episodes": 20, "device": "cpu"}
     assert sources["seed"] == "default"
 
 

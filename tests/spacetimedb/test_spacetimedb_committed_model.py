@@ -7,13 +7,13 @@ gain clearly more mass than standing still, in the same world the example module
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 from fake_spacetimedb_server import FakeServerThread
 
 from pytest_rlplaytest.engines.base import EngineContext
 from pytest_rlplaytest.engines.spacetimedb.engine import SpacetimeEngine
+from pytest_rlplaytest.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "example_project" / "spacetimedb" / "models" / "blackholio_ppo.zip"
@@ -22,7 +22,7 @@ STEPS = 100
 
 def mass_gained(url: str, tmp_path: Path, policy: object) -> float:
     """Mean mass gained per agent over one STEPS-long episode of 2 agents."""
-    settings = SimpleNamespace(values={"engine_timeout": 10.0, "spacetimedb_url": url}, rootdir=ROOT)
+    settings = Settings.defaults(ROOT).replace(engine_timeout=10.0, spacetimedb_url=url)
     ctx = EngineContext(artifacts_dir=tmp_path, seed=0, settings=settings,
                         options={"agents": 2, "database": "blackholio", "max_episode_steps": STEPS + 1,
                                  "step_max_ms": 30})

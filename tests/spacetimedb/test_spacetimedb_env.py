@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
 from fake_spacetimedb_server import FakeServerThread
 
+from pytest_rlplaytest.common.paths import PathBase
 from pytest_rlplaytest.engines.base import EngineContext, EngineError, EngineUnavailable
 from pytest_rlplaytest.engines.registry import engine_class, split_target
 from pytest_rlplaytest.engines.spacetimedb.blackholio import BLACKHOLIO
@@ -19,6 +19,7 @@ from pytest_rlplaytest.engines.spacetimedb.client import ConnectionLost
 from pytest_rlplaytest.engines.spacetimedb.engine import SpacetimeEngine, database_name
 from pytest_rlplaytest.engines.spacetimedb.env import SpacetimeEnv
 from pytest_rlplaytest.engines.spacetimedb.mapping import StepClock
+from pytest_rlplaytest.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = dataclasses.replace(BLACKHOLIO, clock=StepClock(table="entity", ticks=1, max_wait_ms=60.0))
@@ -26,15 +27,14 @@ EAST = 1  # action 1: unit vector (1, 0)
 STOP = 0
 
 
-def settings(**values: Any) -> SimpleNamespace:
-    base = {"engine_timeout": 10.0, "spacetimedb_url": None, "spacetime_bin": None}
-    base.update(values)
-    return SimpleNamespace(values=base, rootdir=ROOT)
+def settings(**values: Any) -> Settings:
+    return Settings.defaults(ROOT).replace(**{"engine_timeout": 10.0, **values})
 
 
 def engine_for(tmp_path: Path, target: str = "", seed: int = 7, **options: Any) -> SpacetimeEngine:
+    paths = options.pop("_paths", PathBase.option(ROOT))
     ctx = EngineContext(artifacts_dir=tmp_path / "artifacts", seed=seed, options=options,
-                        settings=options.pop("_settings"), nodeid="tests/x.py::test")
+                        settings=options.pop("_settings"), nodeid="tests/x.py::test", paths=paths)
     return SpacetimeEngine(target, ctx)
 
 
@@ -173,9 +173,11 @@ def test_engine_without_the_cli_is_unavailable(tmp_path: Path, monkeypatch: pyte
     engine.close()
 
 
-def test_engine_resolves_relative_module_paths_against_rootdir(tmp_path: Path) -> None:
-    engine = engine_for(tmp_path, "example_project/spacetimedb/missing", _settings=settings())
-    with pytest.raises(EngineError, match="resolve against the rootdir"):
+def test_engine_resolves_relative_module_paths_against_the_test_file(tmp_path: Path) -> None:
+    engine = engine_for(tmp_path, "spacetimedb/missing", _settings=settings(),
+                        _paths=PathBase.marker(tmp_path / "tests" / "test_game.py"))
+    with pytest.raises(EngineError, match=r"'spacetimedb/missing' \(resolved against the test file's folder "
+                                          r".*tests: .*tests/spacetimedb/missing\) does not exist"):
         engine.start()
 
 

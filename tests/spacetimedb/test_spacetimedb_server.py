@@ -9,12 +9,12 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
 
+from pytest_rlplaytest.common.paths import PathBase
 from pytest_rlplaytest.engines.base import EngineContext, EngineError, EngineUnavailable
 from pytest_rlplaytest.engines.spacetimedb.engine import SpacetimeEngine
 from pytest_rlplaytest.engines.spacetimedb.server import (
@@ -28,6 +28,7 @@ from pytest_rlplaytest.engines.spacetimedb.server import (
     spacetime_version,
     start_args,
 )
+from pytest_rlplaytest.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULE = ROOT / "example_project" / "spacetimedb" / "blackholio"
@@ -167,10 +168,9 @@ def test_publish_failure_shows_the_build_output(fake_cli: Path, monkeypatch: pyt
 
 def test_engine_full_lifecycle_with_the_cli_double(fake_cli: Path, tmp_path: Path) -> None:
     """spacetimedb:<relative module dir> -> start server, publish, play, close (no process left)."""
-    settings = SimpleNamespace(values={"engine_timeout": 20.0, "spacetime_bin": str(fake_cli),
-                                       "spacetimedb_url": None}, rootdir=ROOT)
+    settings = Settings.defaults(ROOT).replace(engine_timeout=20.0, spacetime_bin=str(fake_cli))
     ctx = EngineContext(artifacts_dir=tmp_path / "art", seed=1, options={"agents": 2, "max_episode_steps": 5},
-                        settings=settings, nodeid="t")
+                        settings=settings, nodeid="t", paths=PathBase.option(ROOT))
     engine = SpacetimeEngine("example_project/spacetimedb/blackholio", ctx)
     engine.start()
     try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -21,6 +20,7 @@ from fake_spacetimedb_server import FakeServerThread  # noqa: E402
 
 from pytest_rlplaytest.engines.base import EngineContext  # noqa: E402
 from pytest_rlplaytest.engines.spacetimedb.engine import SpacetimeEngine  # noqa: E402
+from pytest_rlplaytest.settings import Settings  # noqa: E402
 
 WORLD = {"world_size": 400, "target_food": 480, "tick_ms": 10.0, "food_ms": 100.0}
 OUT = ROOT / "example_project" / "spacetimedb" / "models" / "blackholio_ppo.zip"
@@ -32,7 +32,7 @@ def main(timesteps: int = 30_000) -> None:
 
     torch.set_num_threads(1)
     with FakeServerThread(seed=1, **WORLD) as srv:
-        settings = SimpleNamespace(values={"engine_timeout": 10.0, "spacetimedb_url": srv.url}, rootdir=ROOT)
+        settings = Settings.defaults(ROOT).replace(engine_timeout=10.0, spacetimedb_url=srv.url)
         ctx = EngineContext(artifacts_dir=ROOT / ".rlplaytest" / "train-blackholio", seed=0,
                             options={"agents": 4, "database": "blackholio", "max_episode_steps": 200},
                             settings=settings)

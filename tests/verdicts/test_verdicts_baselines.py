@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from verdict_helpers import build_result, counts_result
 
+from pytest_rlplaytest.settings import Settings
 from pytest_rlplaytest.verdicts import BaselineCheck, BaselineError, BaselineUsage
 from pytest_rlplaytest.verdicts import baselines as bl
 
@@ -153,12 +154,20 @@ def test_missing_file_loads_as_none(tmp_path: Path) -> None:
     assert bl.load_baseline(tmp_path / "nope.json") is None
 
 
-def test_machine_id_is_stable_and_overridable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(bl.MACHINE_ID_ENV, raising=False)
-    assert bl.machine_id() == bl.machine_id()
-    assert bl.machine_id().startswith(bl.machine_info()["system"].lower())
-    monkeypatch.setenv(bl.MACHINE_ID_ENV, "gh runner/linux")
-    assert bl.machine_id() == "gh_runner_linux"
+def test_machine_id_is_stable_and_overridable() -> None:
+    from pytest_rlplaytest.verdicts import config
+
+    token = config.configure(machine_id=None)
+    try:
+        assert bl.machine_id() == bl.machine_id()
+        assert bl.machine_id().startswith(bl.machine_info()["system"].lower())
+    finally:
+        config.restore(token)
+    token = config.configure(Settings.defaults().replace(machine_id="gh runner/linux"))
+    try:
+        assert bl.machine_id() == "gh_runner_linux"
+    finally:
+        config.restore(token)
 
 
 def test_is_machine_metric() -> None:
@@ -167,16 +176,14 @@ def test_is_machine_metric() -> None:
 
 
 def test_baseline_check_uses_the_settings(tmp_path: Path) -> None:
-    settings = SimpleNamespace(baselines_path=tmp_path / "baselines", rootdir=tmp_path,
-                               values={"update_baselines": True})
+    settings = Settings.defaults(tmp_path).replace(update_baselines=True)
     check = BaselineCheck("tests/test_g.py::test_a", tmp_path / "tests" / "test_g.py", settings)
     assert check.path == tmp_path / "baselines" / "tests" / "test_g.py" / "test_a.json"
     assert not check.exists
     assert check.check(counts_result(8, 10)).outcome == "updated"
     assert check.exists and check.load() is not None
     compare = BaselineCheck("tests/test_g.py::test_a", tmp_path / "tests" / "test_g.py",
-                            SimpleNamespace(baselines_path=tmp_path / "baselines", rootdir=tmp_path,
-                                            values={"update_baselines": False}))
+                            Settings.defaults(tmp_path))
     assert compare.check(counts_result(8, 10)).outcome == "pass"
 
 

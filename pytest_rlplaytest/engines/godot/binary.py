@@ -1,7 +1,7 @@
 """Finding the Godot binary and building its command line.
 
 Where the binary comes from, first match wins: ``--godot-bin`` / ini ``godot_bin`` / env ``GODOT_BIN``
-(all resolved into ``settings.values["godot_bin"]``), else the first of ``godot``, ``godot4``,
+(all resolved into ``Settings.godot_bin``), else the first of ``godot``, ``godot4``,
 ``godot3-server``, ``godot3`` on ``PATH``. The major version is read from ``<bin> --version``
 (``3.2.3.stable...`` / ``4.2.1.stable...``): Godot 4 gets ``--headless``; ``godot3-server`` is headless
 already.
@@ -20,6 +20,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...common.paths import PathBase
 from ..base import EngineUnavailable
 
 #: names tried on PATH, in order
@@ -111,17 +112,16 @@ class GameLocation:
         return None if self.exported else self.path
 
 
-def locate_game(target: str | os.PathLike[str], rootdir: Path) -> GameLocation:
-    """Resolve ``target`` (relative paths against ``rootdir``) to a project folder or exported binary.
+def locate_game(target: str | os.PathLike[str], base: PathBase) -> GameLocation:
+    """Resolve ``target`` (a relative path against ``base``, see the path rule in
+    :mod:`pytest_rlplaytest.common.paths`) to a project folder or an exported binary.
 
     Raises:
         EngineError: the path does not exist, or is a folder without ``project.godot``.
     """
     from ..base import EngineError
 
-    path = Path(target).expanduser()
-    if not path.is_absolute():
-        path = (rootdir / path).resolve()
+    path = base.resolve(target)
     if path.is_file() and path.name == "project.godot":
         path = path.parent
     if path.is_dir():
@@ -133,8 +133,7 @@ def locate_game(target: str | os.PathLike[str], rootdir: Path) -> GameLocation:
         if not os.access(path, os.X_OK):
             raise EngineError(f"the exported game {path} is not executable (chmod +x it)")
         return GameLocation(path=path, exported=True)
-    raise EngineError(f"the Godot game {path} does not exist (relative paths resolve against the pytest "
-                      f"rootdir {rootdir})")
+    raise EngineError(f"the Godot game {base.describe(target)} does not exist")
 
 
 def build_command(

@@ -140,9 +140,7 @@ class GodotEngine(Engine):
         self.action_repeat = _positive_int("action_repeat", opts.get("action_repeat"))
         fixed = opts.get("fixed_fps", 60)
         self.fixed_fps = None if fixed in (0, None) else _positive_int("fixed_fps", fixed)
-        settings_values = getattr(context.settings, "values", None) or {}
-        self.timeout = _positive_float("timeout", opts.get("timeout")) or float(
-            settings_values.get("engine_timeout") or 30.0)
+        self.timeout = _positive_float("timeout", opts.get("timeout")) or context.settings.engine_timeout
         extra = opts.get("godot_args", ())
         if isinstance(extra, str) or not all(isinstance(a, str) for a in extra):
             raise EngineError("rl_scenario(godot_args=...): must be a list of strings")
@@ -172,9 +170,8 @@ class GodotEngine(Engine):
         from .binary import find_godot, locate_game
 
         settings = self.context.settings
-        rootdir = Path(getattr(settings, "rootdir", None) or Path.cwd())
-        self.game = locate_game(self.game_spec.path, rootdir)
-        configured = (getattr(settings, "values", None) or {}).get("godot_bin")
+        self.game = locate_game(self.game_spec.path, self.context.paths)
+        configured = settings.godot_bin
         if not self.game.exported or configured:
             self.binary = find_godot(configured)
 

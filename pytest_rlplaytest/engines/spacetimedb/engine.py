@@ -15,7 +15,6 @@ share one database and one asyncio loop, and a ``VecEnv`` steps them concurrentl
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -67,16 +66,9 @@ class SpacetimeEngine(Engine):
 
     # -- options --------------------------------------------------------------------------------
     def _setting(self, name: str, default: Any = None) -> Any:
-        settings = self.context.settings
-        if settings is None:
-            return default
-        values = getattr(settings, "values", None)
-        value = values.get(name) if isinstance(values, Mapping) else getattr(settings, name, None)
+        value = getattr(self.context.settings, name)
         return default if value is None else value
 
-    def _rootdir(self) -> Path:
-        settings = self.context.settings
-        return Path(getattr(settings, "rootdir", None) or ".")
 
     @property
     def agents(self) -> int:
@@ -120,10 +112,7 @@ class SpacetimeEngine(Engine):
         target = self.target
         if target in (None, ""):
             return None
-        path = Path(str(target)).expanduser()
-        if not path.is_absolute():
-            path = (self._rootdir() / path).resolve()
-        return path
+        return self.context.paths.resolve(str(target))
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -151,8 +140,8 @@ class SpacetimeEngine(Engine):
                     raise EngineError(f"{self.context.nodeid}: without --spacetimedb-url the engine needs the "
                                       "module folder: env='spacetimedb:<module dir>'")
                 if not self.module_dir.is_dir():
-                    raise EngineError(f"SpacetimeDB module folder {self.module_dir} does not exist (relative paths "
-                                      f"resolve against the rootdir {self._rootdir()})")
+                    raise EngineError(f"SpacetimeDB module folder {self.context.paths.describe(str(self.target))} "
+                                      "does not exist")
                 binary = find_spacetime(self._setting("spacetime_bin"))
                 log_dir = Path(self.context.artifacts_dir)
                 log_dir.mkdir(parents=True, exist_ok=True)

@@ -88,12 +88,11 @@ def _settings(config: pytest.Config) -> Any:
 def spacetimedb_instance(request: pytest.FixtureRequest) -> Iterator[SpacetimeInstance]:
     """Fixture body: a SpacetimeDB server for the session (see the module docstring for wiring)."""
     settings = _settings(request.config)
-    values = settings.values
-    timeout = float(values.get("engine_timeout") or 30.0)
-    url = values.get("spacetimedb_url")
-    rootdir = Path(str(request.config.rootpath))
+    timeout = settings.engine_timeout
+    url = settings.spacetimedb_url
+    rootdir = settings.rootdir
     try:
-        binary: str | None = find_spacetime(values.get("spacetime_bin"))
+        binary: str | None = find_spacetime(settings.spacetime_bin)
     except EngineUnavailable as exc:
         if not url:
             skip_or_fail_unavailable(settings, "spacetimedb", exc)
