@@ -35,12 +35,10 @@ _LAZY = {
     "TrainingLog": "training", "TrainingReport": "training", "budget_kwargs": "training",
     "default_policy": "training", "train_agent": "training",
 }
-#: former private names still imported by callers outside this package (cli.py, a test)
-_ALIASES = {"_import_algo": "import_algo", "_budget_kwargs": "budget_kwargs"}
 
 
 def __getattr__(name: str) -> Any:
-    public = _ALIASES.get(name, name)
+    public = name
     module = _LAZY.get(public)
     if module is None:
         raise AttributeError(f"module 'pytest_rlplaytest.agents' has no attribute {name!r}")

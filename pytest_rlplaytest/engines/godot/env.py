@@ -493,7 +493,7 @@ def make_vec_env_class() -> type:
             raise IndexError(f"no agent {env_index} in this VecEnv of {self.num_envs}")
 
         def reset(self) -> Any:
-            seeds = getattr(self, "_seeds", None) or [None] * self.num_envs
+            seeds = [options.get("rl_episode_seed", seed) for options, seed in zip(self._options, self._seeds)]
             parts, infos = [], []
             for s, off in zip(self.sessions, self._offsets):
                 obs, inf = s.reset(seed=seeds[off] if off < len(seeds) else None)
