@@ -4,20 +4,78 @@ Sub-commands::
 
     rlplaytest report ARTIFACTS_DIR                 rebuild the run report from an artifacts folder
     rlplaytest export-onnx MODEL.zip OUT.onnx        SB3 -> ONNX (Godot RL Agents layout), checked
-    rlplaytest install-godot-addon PROJECT           copy the Godot 3 addon into a Godot project
+    rlplaytest install-godot-addon PROJECT [--force] install or update the Godot 3 addon in a project
     rlplaytest baselines list|show|diff ...          inspect stored baselines
     rlplaytest replay BUNDLE                         replay a bug bundle (exit 0: the bug recurs)
     rlplaytest shrink BUNDLE OUT                     shrink a bug bundle's actions (ddmin)
+
+Paths follow the path rule (:mod:`pytest_rlplaytest.common.paths`): a bundle's game resolves against
+the bundle file's folder; option values (``--dir``, ``RLPLAYTEST_*``, ``GODOT_BIN``...) against
+``--rootdir`` (default: the current folder), whose pytest ini file is read like pytest would
+(:func:`settings_for_cli`).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .settings import Settings
+
+#: pytest's ini files in the order it prefers them, with the section holding its options
+INI_FILES = (("pytest.ini", "pytest"), ("pyproject.toml", "tool.pytest.ini_options"), ("tox.ini", "pytest"),
+             ("setup.cfg", "tool:pytest"))
+
+
+def read_ini(rootdir: Path) -> dict[str, str]:
+    """The pytest ini options of ``rootdir`` (its first ini file pytest would use), as text."""
+    import configparser
+
+    for name, section in INI_FILES:
+        path = rootdir / name
+        if not path.is_file():
+            continue
+        if name == "pyproject.toml":
+            try:
+                import tomllib
+            except ImportError:  # pragma: no cover - Python 3.10: no TOML reader in the stdlib
+                continue
+            table: Any = tomllib.loads(path.read_text())
+            for part in section.split("."):
+                table = table.get(part, {}) if isinstance(table, Mapping) else {}
+            if table:
+                return {str(k): str(v) for k, v in table.items()}
+            continue
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read(path)
+        if parser.has_section(section):
+            return dict(parser.items(section))
+    return {}
+
+
+def settings_for_cli(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings of any ``rlplaytest`` sub-command, resolved like pytest's.
+
+    A sub-command's argument whose ``dest`` is an option's name (``baselines_dir``, ``godot_bin``...)
+    is that option's command-line value; then the environment (``RLPLAYTEST_BASELINES_DIR``, ...),
+    then the pytest ini file of ``args.rootdir``, then the default. Option paths resolve against
+    ``args.rootdir`` (default: the current folder).
+
+    Raises:
+        SettingError: an invalid value, naming its source.
+    """
+    from .settings import OPTIONS, resolve_mapping
+
+    rootdir = Path(getattr(args, "rootdir", None) or Path.cwd()).resolve()
+    cli = {o.name: getattr(args, o.name) for o in OPTIONS if getattr(args, o.name, None) is not None}
+    return resolve_mapping(cli, rootdir=rootdir, environ=os.environ if environ is None else environ,
+                           ini=read_ini(rootdir))
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -61,40 +119,49 @@ def _cmd_export_onnx(args: argparse.Namespace) -> int:
 
 
 def _cmd_install_addon(args: argparse.Namespace) -> int:
+    from .engines.godot.install import AddonConflict, plan_addon_install
+
     try:
-        from .engines.godot.install import install_godot_addon
-    except ImportError as exc:  # pragma: no cover - the addon ships with the package
-        print(f"rlplaytest install-godot-addon: {exc}", file=sys.stderr)
-        return 2
-    try:
-        dest = install_godot_addon(Path(args.project), force=args.force)
-    except (FileNotFoundError, FileExistsError, ValueError) as exc:
+        plan = plan_addon_install(Path(args.project))
+        plan.apply(force=args.force)
+    except (FileNotFoundError, AddonConflict) as exc:
         print(f"rlplaytest install-godot-addon: {exc}", file=sys.stderr)
         return 1
-    print(f"installed the rlplaytest Godot addon into {dest}")
+    if plan.up_to_date:
+        print(f"the rlplaytest Godot addon in {plan.dest} is up to date")
+        return 0
+    done = [f"{verb} {', '.join(names)}" for verb, names in (
+        ("added", plan.add), ("updated", plan.update), ("replaced local changes to", plan.changed),
+        ("removed", plan.remove)) if names]
+    print(f"installed the rlplaytest Godot addon into {plan.dest}: {'; '.join(done)}")
+    if plan.foreign:
+        print(f"left alone (not the addon's): {', '.join(plan.foreign)}")
     return 0
 
 
 @contextlib.contextmanager
-def _bundle_engine(command: str, bundle_path: str, rootdir: str) -> Iterator[tuple[Any, Any]]:
-    """Load a bundle and start the engine it was recorded with (closed afterwards).
+def _bundle_engine(command: str, args: argparse.Namespace) -> Iterator[tuple[Any, Any]]:
+    """Load ``args.bundle`` and start the engine it was recorded with (closed afterwards); the
+    bundle's game resolves against the bundle file's folder.
 
     Raises:
-        _CommandError: with the message to print and the exit code (2).
+        _CommandError: with the message to print (exit code 2).
     """
     import tempfile
 
     from .bughunt.bundle import BundleError, ReplayBundle
     from .bughunt.session import open_engine
     from .engines.base import EngineError
-    from .settings import Settings
+    from .settings import SettingError
 
+    path = Path(args.bundle).resolve()
     try:
-        bundle = ReplayBundle.load(bundle_path)
-    except BundleError as exc:
+        settings = settings_for_cli(args)
+        bundle = ReplayBundle.load(path)
+    except (BundleError, SettingError) as exc:
         raise _CommandError(f"rlplaytest {command}: {exc}") from None
     with tempfile.TemporaryDirectory(prefix=f"rlplaytest-{command}-") as tmp:
-        engine = open_engine(bundle, bundle_path, Path(tmp), Settings.defaults(Path(rootdir).resolve()))
+        engine = open_engine(bundle, path, Path(tmp), settings)
         try:
             engine.start()
             yield bundle, engine
@@ -112,7 +179,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from .bughunt.session import replay_bundle
 
     try:
-        with _bundle_engine("replay", args.bundle, args.rootdir) as (bundle, engine):
+        with _bundle_engine("replay", args) as (bundle, engine):
             report = replay_bundle(bundle, Path(args.bundle), engine, times=args.times, parallel=args.parallel)
     except _CommandError as exc:
         print(exc, file=sys.stderr)
@@ -127,7 +194,7 @@ def _cmd_shrink(args: argparse.Namespace) -> int:
     from .bughunt.shrink import shrink
 
     try:
-        with _bundle_engine("shrink", args.bundle, args.rootdir) as (bundle, engine):
+        with _bundle_engine("shrink", args) as (bundle, engine):
             venv = engine.make_replay_vec_env(args.parallel)
             replayer = Replayer(venv, signature_of(bundle), getattr(venv, "new_log_lines", None))
             result = shrink(replayer, bundle.seed, bundle.actions)
@@ -146,6 +213,10 @@ def _cmd_baselines(args: argparse.Namespace) -> int:
     return int(run_baselines_command(args))
 
 
+ROOTDIR_HELP = ("the project root: option paths (GODOT_BIN, RLPLAYTEST_*) are relative to it and its pytest ini "
+                "is read (default: the current folder); the bundle's game is relative to the bundle file")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``rlplaytest`` command."""
     parser = argparse.ArgumentParser(prog="rlplaytest", description="pytest-rlplaytest utilities")
@@ -162,22 +233,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check-samples", type=int, default=256, help="observations sampled for the agreement check")
     p.set_defaults(func=_cmd_export_onnx)
 
-    p = sub.add_parser("install-godot-addon", help="copy the Godot 3 addon into PROJECT/addons/rlplaytest")
+    p = sub.add_parser("install-godot-addon", help="install or update the Godot 3 addon in PROJECT/addons/rlplaytest "
+                       "(out-of-date copies are updated; files changed in the project need --force)")
     p.add_argument("project", help="the Godot project folder (holding project.godot)")
-    p.add_argument("--force", action="store_true", help="replace an installed copy")
+    p.add_argument("--force", action="store_true", help="also replace addon files changed in the project")
     p.set_defaults(func=_cmd_install_addon)
 
     p = sub.add_parser("replay", help="replay a bug bundle; exit 0 if the bug recurs every time, 1 if not")
-    p.add_argument("bundle", help="the replay bundle (.json)")
-    p.add_argument("--rootdir", default=".", help="folder the bundle's env path is relative to (the pytest rootdir)")
+    p.add_argument("bundle", help="the replay bundle (.json); its game path is relative to it")
+    p.add_argument("--rootdir", default=None, help=ROOTDIR_HELP)
     p.add_argument("--times", type=int, default=1, help="how many replays (default 1)")
     p.add_argument("--parallel", type=int, default=1, help="game instances at once (default 1)")
     p.set_defaults(func=_cmd_replay)
 
     p = sub.add_parser("shrink", help="shrink a bug bundle's actions (ddmin) and write the result")
-    p.add_argument("bundle", help="the replay bundle (.json)")
+    p.add_argument("bundle", help="the replay bundle (.json); its game path is relative to it")
     p.add_argument("out", help="where to write the shrunk bundle")
-    p.add_argument("--rootdir", default=".", help="folder the bundle's env path is relative to")
+    p.add_argument("--rootdir", default=None, help=ROOTDIR_HELP)
     p.add_argument("--parallel", type=int, default=2, help="game instances at once (default 2)")
     p.set_defaults(func=_cmd_shrink)
 
@@ -191,8 +263,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rlplaytest`` console script."""
+    from .settings import SettingError
+
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except SettingError as exc:
+        print(f"rlplaytest {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

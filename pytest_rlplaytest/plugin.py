@@ -13,7 +13,7 @@ Fixture chain for a test marked ``@pytest.mark.rl_scenario(...)``::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +27,10 @@ if TYPE_CHECKING:
     from stable_baselines3.common.vec_env import VecEnv
 
     from .agents import Agent
+    from .bughunt.session import HuntResult, ReplayReport
     from .engines.base import Engine
     from .playtest import Episode, PlaytestResult
+    from .verdicts.check import BaselineCheck
 
 SETTINGS_KEY = pytest.StashKey[settings_mod.Settings]()
 SUMMARY_KEY = pytest.StashKey["RunSummary"]()
@@ -232,11 +234,15 @@ def rl_agent(
 
 
 class Playtest:
-    """What ``rl_playtest`` returns: call it to play evaluation episodes.
+    """What ``rl_playtest`` returns: call it to play evaluation episodes (and, with ``at_least=``,
+    to decide the test).
 
     ``rl_playtest()`` plays the scenario's ``episodes`` with its success rule, writes
     ``episodes.csv`` and ``summary.json`` to the test's artifact folder, records the ``rl_*`` JUnit
     properties and returns a :class:`~pytest_rlplaytest.playtest.PlaytestResult`.
+    ``rl_playtest(at_least=p)`` (with or without ``sequential=True``) is a verdict: it fails the
+    test unless the success rate is shown to be at least ``p``, exactly as
+    ``assert_success_rate(result, at_least=p)`` does, and returns the result only when it passes.
     """
 
     def __init__(self, item: pytest.Item, spec: ScenarioSpec, engine: Engine, venv: VecEnv, agent: Agent,
@@ -256,41 +262,59 @@ class Playtest:
         n_envs: int | None = None,
         sequential: bool = False,
         at_least: float | None = None,
-        alpha: float = 0.05,
-        beta: float = 0.2,
+        alpha: float | None = None,
+        beta: float | None = None,
     ) -> PlaytestResult:
-        """Play evaluation episodes on a freshly seeded env and return the result.
+        """Play evaluation episodes on a freshly seeded env; with ``at_least=``, also decide.
 
         Args:
-            episodes: how many (default: the scenario's ``episodes``).
+            episodes: how many (default: the scenario's ``episodes``); the cap when ``sequential``.
             deterministic: greedy actions (default: the scenario's, True).
             success: override the scenario's success rule.
-            stop: early-stopping rule called after every finished episode (sequential tests).
+            stop: early-stopping rule called after every finished episode.
             record_actions: keep every action in each Episode (replay bundles).
             n_envs: evaluate on a separate env with this many copies/agents (default: the
                 scenario's env, reseeded for evaluation).
             sequential: run Wald's SPRT of ``rate = at_least`` against ``rate = at_least + 0.1``
-                after every episode and stop as soon as it decides (``episodes`` is then the cap);
-                ``assert_success_rate`` uses that decision.
-            at_least, alpha, beta: the sequential test's threshold and error rates (false pass
-                ``alpha``; false fail ``beta`` at ``at_least + 0.1``).
+                after every episode and stop as soon as it decides (needs ``at_least``).
+            at_least: the success-rate threshold. Given, the call is the verdict: it fails the
+                test when the rate is worse, applies ``--rl-inconclusive`` when the episodes do not
+                decide, and returns the result only when it passes (``assert_success_rate``).
+            alpha: the false-pass rate at ``at_least`` (default 0.05).
+            beta: the false-fail rate at ``at_least + 0.1`` (default 0.2): the SPRT's second error
+                rate, or for a fixed-size run ``power = 1 - beta`` in the "how many episodes would
+                decide" advice.
+
+        Raises:
+            VerdictFailure: with ``at_least``, the verdict is worse (or inconclusive under
+                ``--rl-inconclusive=fail``).
+            TypeError: ``sequential``, ``alpha`` or ``beta`` without ``at_least``; ``sequential``
+                with ``stop``.
         """
         __tracebackhide__ = True
+        stop = _stop_rule(stop, sequential, at_least, alpha, beta, episodes or self.spec.episodes)
+        result = self.play(episodes, deterministic=deterministic, success=success, stop=stop,
+                           record_actions=record_actions, n_envs=n_envs)
+        from .reports.result_artifacts import write_playtest_outputs
+
+        write_playtest_outputs(self.item, result, self.artifacts, call=self.calls,
+                               title=f"visited cells: {self.spec.nodeid}")
+        if at_least is not None:
+            from .verdicts import assert_success_rate
+
+            assert_success_rate(result, at_least, alpha, power=1.0 - (0.2 if beta is None else beta))
+        return result
+
+    def play(self, episodes: int | None = None, *, deterministic: bool | None = None,
+             success: str | Callable[[Episode], Any] | None = None,
+             stop: Callable[[Sequence[Episode]], bool] | None = None, record_actions: bool = False,
+             n_envs: int | None = None) -> PlaytestResult:
+        """Play evaluation episodes and return the result, described (scenario, engine, training
+        budget), without writing anything or judging it (arguments as for the call)."""
         from .agents import seed_everything
         from .playtest import run_playtest
-        from .reports.artifacts import write_result_artifacts
-        from .reports.junit import record_result, set_property
 
         spec = self.spec
-        n_episodes = episodes or spec.episodes
-        if sequential:
-            if at_least is None:
-                raise TypeError("rl_playtest(sequential=True) needs at_least=<success-rate threshold>")
-            if stop is not None:
-                raise TypeError("rl_playtest: pass either sequential=True or stop=, not both")
-            from .verdicts import sequential_stopper
-
-            stop = sequential_stopper(at_least, alpha=alpha, beta=beta, cap=n_episodes)
         eval_seed = derive_seed(spec.seed, "eval", self.calls)
         self.calls += 1
         seed_everything(eval_seed, spec.torch_threads)
@@ -301,7 +325,7 @@ class Playtest:
         venv.seed(eval_seed)
         try:
             result = run_playtest(
-                self.agent, venv, n_episodes,
+                self.agent, venv, episodes or spec.episodes,
                 success=success if success is not None else spec.success,
                 deterministic=spec.deterministic if deterministic is None else deterministic,
                 seed=eval_seed, stop=stop, record_actions=record_actions,
@@ -314,22 +338,31 @@ class Playtest:
         result.engine = self.engine.describe()
         result.timesteps = int(training.get("timesteps", 0))
         result.train_seconds = float(training.get("seconds", 0.0))
-        stem = "" if self.calls == 1 else f"playtest{self.calls}"
-        paths = write_result_artifacts(result, self.artifacts, stem=stem)
-        record_result(self.item, result)
-        set_property(self.item, "rl_episodes_csv", str(paths["episodes_csv"]))
-        set_property(self.item, "rl_summary_json", str(paths["summary_json"]))
-        from .reports.plots import position_heatmap
-        from .reports.tensorboard import write_eval_scalars
-
-        heatmap = position_heatmap(result, self.artifacts / f"{stem + '-' if stem else ''}heatmap.png",
-                                   title=f"visited cells: {spec.nodeid}")
-        if heatmap is not None:
-            set_property(self.item, "rl_heatmap_png", str(heatmap))
-        tb = write_eval_scalars(result, self.artifacts / "tensorboard" / f"eval{self.calls}", step=result.timesteps)
-        if tb is not None:
-            set_property(self.item, "rl_tensorboard", str(self.artifacts / "tensorboard"))
         return result
+
+
+def _stop_rule(stop: Callable[[Sequence[Episode]], bool] | None, sequential: bool, at_least: float | None,
+               alpha: float | None, beta: float | None, cap: int) -> Callable[[Sequence[Episode]], bool] | None:
+    """The early-stopping rule of an ``rl_playtest`` call: ``stop``, or the SPRT when ``sequential``.
+
+    Raises:
+        TypeError: arguments that would look like a verdict without being one.
+    """
+    if at_least is None:
+        for name, given in (("sequential=True", sequential), ("alpha=", alpha is not None),
+                            ("beta=", beta is not None)):
+            if given:
+                raise TypeError(f"rl_playtest({name}) needs at_least=<success-rate threshold>: without it "
+                                "no verdict is made")
+        return stop
+    if not sequential:
+        return stop
+    if stop is not None:
+        raise TypeError("rl_playtest: pass either sequential=True or stop=, not both")
+    from .verdicts import sequential_stopper
+
+    return sequential_stopper(at_least, alpha=0.05 if alpha is None else alpha,
+                              beta=0.2 if beta is None else beta, cap=cap)
 
 
 @pytest.fixture
@@ -348,7 +381,7 @@ class BugHunt:
         self.item, self.spec, self.engine, self.artifacts = item, spec, engine, artifacts
 
     def __call__(self, *, shrink: bool = True, parallel: int = 2, n_envs: int | None = None,
-                 max_replays: int = 5000, shrink_hits: int = 3) -> Any:
+                 max_replays: int = 5000, shrink_hits: int = 3) -> HuntResult:
         """Train an exploring agent for the scenario's budget, record every episode that hits the
         bug as a replay bundle, and shrink the first ``shrink_hits`` of them, keeping the shortest
         (``parallel`` game instances replay at once; ``max_replays`` per shrink).
@@ -388,27 +421,43 @@ def rl_bughunt(request: pytest.FixtureRequest, rl_scenario: ScenarioSpec, rl_eng
     return BugHunt(request.node, rl_scenario, rl_engine, rl_artifacts)
 
 
+REPLAY_ARGS = ("times", "bug", "parallel")
+
+
+def _replay_bundle_path(item: pytest.Item) -> tuple[Path, Mapping[str, Any]]:
+    """The bundle file of the test's ``rl_replay`` marker (relative to the test file's folder) and
+    the marker's keyword arguments; fails the test naming the base for a missing bundle."""
+    from .common.paths import PathBase
+
+    marker = item.get_closest_marker("rl_replay")
+    if marker is None or not marker.args:
+        pytest.fail(f"{item.nodeid}: rl_replay needs @pytest.mark.rl_replay('bundle.json')", pytrace=False)
+    unknown = sorted(set(marker.kwargs) - set(REPLAY_ARGS))
+    if unknown:
+        pytest.fail(f"{item.nodeid}: rl_replay got an unknown argument {unknown[0]!r} "
+                    f"(arguments: bundle, {', '.join(REPLAY_ARGS)})", pytrace=False)
+    base = PathBase.marker(str(item.path))
+    path = base.resolve(marker.args[0])
+    if not path.is_file():
+        pytest.fail(f"{item.nodeid}: the replay bundle {base.describe(marker.args[0])} does not exist",
+                    pytrace=False)
+    return path, marker.kwargs
+
+
 @pytest.fixture
-def rl_replay(request: pytest.FixtureRequest, rl_artifacts: Path) -> Any:
+def rl_replay(request: pytest.FixtureRequest, rl_artifacts: Path) -> ReplayReport:
     """Replays the bundle named by ``@pytest.mark.rl_replay("bundle.json", times=1, bug=None)``
-    (relative to the test file) in lockstep with its seed; returns a ``ReplayReport`` whose
-    ``reproduced`` says whether the bug's signature recurred (in every replay)."""
+    (relative to the test file's folder; the bundle's game relative to the bundle) in lockstep with
+    its seed; returns a ``ReplayReport`` whose ``reproduced`` says whether the bug's signature
+    recurred (in every replay)."""
     from .bughunt.bundle import BundleError, ReplayBundle
     from .bughunt.session import open_engine, replay_bundle
     from .bughunt.signature import BugSignature
     from .engines.base import EngineUnavailable, skip_or_fail_unavailable
     from .engines.registry import split_target
+    from .reports.junit import set_property
 
-    marker = request.node.get_closest_marker("rl_replay")
-    if marker is None or not marker.args:
-        pytest.fail(f"{request.node.nodeid}: rl_replay needs @pytest.mark.rl_replay('bundle.json')", pytrace=False)
-    unknown = sorted(set(marker.kwargs) - {"times", "bug", "parallel"})
-    if unknown:
-        pytest.fail(f"{request.node.nodeid}: rl_replay got an unknown argument {unknown[0]!r} "
-                    "(arguments: bundle, times, bug, parallel)", pytrace=False)
-    path = Path(marker.args[0])
-    if not path.is_absolute():
-        path = Path(str(request.node.path)).parent / path
+    path, kwargs = _replay_bundle_path(request.node)
     error = None
     try:
         bundle = ReplayBundle.load(path)
@@ -418,19 +467,17 @@ def rl_replay(request: pytest.FixtureRequest, rl_artifacts: Path) -> Any:
         pytest.fail(f"{request.node.nodeid}: {error}", pytrace=False)
     settings = get_settings(request.config)
     engine = open_engine(bundle, path, rl_artifacts, settings, request.node.nodeid)
-    bug = marker.kwargs.get("bug")
+    bug = kwargs.get("bug")
     try:
         engine.start()
-        report = replay_bundle(bundle, path, engine, times=int(marker.kwargs.get("times", 1)),
-                               parallel=int(marker.kwargs.get("parallel", 1)),
+        report = replay_bundle(bundle, path, engine, times=int(kwargs.get("times", 1)),
+                               parallel=int(kwargs.get("parallel", 1)),
                                signature=BugSignature.parse(bug) if bug is not None else None)
     except EngineUnavailable as exc:
         engine.close()
         skip_or_fail_unavailable(settings, split_target(bundle.env)[0], exc)
     finally:
         engine.close()
-    from .reports.junit import set_property
-
     set_property(request.node, "rl_replay_bundle", str(path))
     set_property(request.node, "rl_bug_reproduced", f"{report.reproductions}/{len(report.outcomes)}")
     return report
@@ -446,7 +493,7 @@ spacetimedb_instance = pytest.fixture(scope=_spacetimedb_scope, name="spacetimed
 
 
 @pytest.fixture
-def rl_baseline(request: pytest.FixtureRequest) -> Any:
+def rl_baseline(request: pytest.FixtureRequest) -> BaselineCheck:
     """This test's stored baseline: ``rl_baseline.check(result, tolerances=["return:10%"])``
     compares with it, or writes it under ``--rl-update-baselines`` (a ``BaselineCheck``)."""
     from .verdicts.check import BaselineCheck

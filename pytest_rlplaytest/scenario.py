@@ -193,6 +193,22 @@ def marker_help() -> str:
             "...; SpacetimeDB: agents=, ...) are listed in the README.")
 
 
+def marker_markdown() -> str:
+    """The README's ``rl_scenario`` documentation, generated from :data:`MARKER_ARGS`: the markers
+    table's row (the signature), a blank line, and the table of the arguments
+    (``tests/plugin/test_readme.py`` keeps the README in step with it)."""
+    from .common.table import render_markdown_table
+    from .settings import markdown_text
+
+    row = render_markdown_table(["", ""], [[
+        f"`{marker_signature()}`", "a playtest scenario; every argument is listed below, an unknown one or a bad "
+        "value fails the test naming the argument and the test (`did you mean 'timesteps'?`)"]])[-1]
+    rows = [[f"`{a.name}`", "required" if a.name == "env" else markdown_text(a.default_doc) if a.default_doc
+             is not None else f"`{a.default!r}`", markdown_text(a.help)] for a in MARKER_ARGS]
+    table = render_markdown_table(["`rl_scenario` argument", "default", "meaning"], rows)
+    return "\n".join([row, "", *table])
+
+
 def derive_seed(base: int, *parts: object) -> int:
     """A stable 31-bit seed from a base seed and any labels (node id, "eval", an index...)."""
     label = "\x1f".join([str(base), *map(str, parts)])

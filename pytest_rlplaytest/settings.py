@@ -121,6 +121,8 @@ class Option:
     #: ``value``; ``path`` (resolved against the rootdir); ``binary`` (a name looked up on PATH, or a
     #: path, resolved against the rootdir when it contains a separator)
     kind: str = "value"
+    #: how the default reads in the README, when not derived from :attr:`default`
+    default_doc: str | None = None
 
     @property
     def flag(self) -> str:
@@ -133,6 +135,28 @@ class Option:
     @property
     def env(self) -> str:
         return self.env_name or "RLPLAYTEST_" + self.name.upper()
+
+    @property
+    def usage(self) -> str:
+        """The flag as typed: ``--rl-seed N``, ``--rl-long``, ``--rl-require-engines[=ENGINES]``."""
+        if self.is_flag:
+            return self.flag
+        if self.optional_value is not None:
+            return f"{self.flag}[={self.metavar}]"
+        return f"{self.flag} {self.metavar}" if self.metavar else self.flag
+
+    def shown_default(self) -> str:
+        """The default as the README shows it (markdown)."""
+        if self.default_doc is not None:
+            return self.default_doc
+        value = self.default
+        if value is None:
+            return "none"
+        if value is False or value == frozenset():
+            return "off"
+        if isinstance(value, str):
+            return f"`{value}`"
+        return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -164,13 +188,15 @@ OPTIONS: tuple[Option, ...] = (
            "threads torch may use to train and predict (small policies train fastest on one; more "
            "would fight with the game processes and other xdist workers)", "N"),
     Option("machine_id", text_value, None,
-           "name of this machine class in baselines' per-machine frame times (default: derived from the "
-           "CPU, core count and OS)", "NAME"),
+           "name of this machine class in baselines' per-machine frame times", "NAME",
+           default_doc="derived from the CPU, core count and OS"),
     Option("godot_bin", text_value, None,
-           "Godot binary (else PATH: godot, godot4, godot3-server, godot3)", "PATH",
-           flag_name="--godot-bin", ini_name="godot_bin", env_name="GODOT_BIN", kind="binary"),
-    Option("spacetime_bin", text_value, None, "spacetime CLI binary (else PATH: spacetime)", "PATH",
-           flag_name="--spacetime-bin", ini_name="spacetime_bin", env_name="SPACETIME_BIN", kind="binary"),
+           "Godot binary (a name on PATH, or a path relative to the rootdir)", "PATH",
+           flag_name="--godot-bin", ini_name="godot_bin", env_name="GODOT_BIN", kind="binary",
+           default_doc="PATH: `godot`, `godot4`, `godot3-server`, `godot3`"),
+    Option("spacetime_bin", text_value, None, "spacetime CLI binary (a name on PATH, or a path relative to the "
+           "rootdir)", "PATH", flag_name="--spacetime-bin", ini_name="spacetime_bin", env_name="SPACETIME_BIN",
+           kind="binary", default_doc="PATH: `spacetime`"),
     Option("spacetimedb_scope", choice("session", "package", "module", "class", "function"), "session",
            "scope of the spacetimedb_instance fixture (one server per session by default)",
            "session|package|module|class|function", flag_name="--spacetimedb-scope", ini_name="spacetimedb_scope",
@@ -224,6 +250,21 @@ class Settings:
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed (tests, the CLI)."""
         return dataclasses.replace(self, **changes)
+
+
+def markdown_text(text: str) -> str:
+    """Plain ``text`` for a Markdown table cell: ``<`` escaped, so ``'godot:<path>'`` is not read as
+    an HTML tag (pipes are escaped by :func:`~.common.table.render_markdown_table`)."""
+    return text.replace("<", "&lt;")
+
+
+def options_markdown() -> str:
+    """The README's options table, generated from :data:`OPTIONS` (``tests/plugin/test_readme.py``
+    keeps the README in step with it)."""
+    from .common.table import render_markdown_table
+
+    rows = [[f"`{o.usage}`", f"`{o.ini}`", f"`{o.env}`", o.shown_default(), markdown_text(o.help)] for o in OPTIONS]
+    return "\n".join(render_markdown_table(["flag", "ini", "environment", "default", "meaning"], rows))
 
 
 def _finish(values: dict[str, Any], sources: dict[str, str], rootdir: Path) -> Settings:

@@ -6,6 +6,8 @@ behaviour can be exercised end to end in seconds.
 
 from __future__ import annotations
 
+import os
+import sys
 import textwrap
 
 import pytest
@@ -14,12 +16,23 @@ from _pytest import pytester as _pytester
 # pytester's in-process runs restore sys.modules after each run, dropping every module first
 # imported during it. torch (and its lazily imported submodules) cannot be imported twice in one
 # process, and a dropped stdlib submodule (multiprocessing.connection) breaks its parent. So only
-# the runs' own modules (conftest, test_*) are dropped; libraries are kept.
+# the runs' own modules are dropped: conftest, test_* and anything imported from a pytester folder
+# (a run's helper package must not shadow a same-named module of a later run); libraries are kept.
+_RUN_ROOTS: list[str] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _pytester_runs_root(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Remember the base temp folder, under which every pytester run's folder lives."""
+    _RUN_ROOTS.append(str(tmp_path_factory.getbasetemp()))
 
 
 def _is_test_module(name: str) -> bool:
     root = name.split(".", 1)[0]
-    return root == "conftest" or root.startswith("test_")
+    if root == "conftest" or root.startswith("test_"):
+        return True
+    file = getattr(sys.modules.get(name), "__file__", None) or ""
+    return any(file.startswith(run_root + os.sep) for run_root in _RUN_ROOTS)
 
 
 _original_snapshot_init = _pytester.SysModulesSnapshot.__init__

@@ -24,7 +24,7 @@ import pytest
 
 from pytest_rlplaytest import assert_success_rate
 
-BUG_REPRO = dict(env="godot:godot", scene="res://scenes/bug_repro.tscn", agents=16, kind="bug_repro",
+BUG_REPRO = dict(env="godot:../godot", scene="res://scenes/bug_repro.tscn", agents=16, kind="bug_repro",
                  success="out_of_world")
 PPO_KWARGS = dict(n_steps=256, batch_size=512, n_epochs=10, learning_rate=3e-4, gamma=0.995, ent_coef=0.0)
 NET = dict(net_arch=[64, 64])

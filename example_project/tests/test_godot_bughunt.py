@@ -33,7 +33,7 @@ pytestmark = pytest.mark.needs_godot
 #: the hunter's PPO: 16 agents x 256 steps per rollout, small [64, 64] networks
 PPO_KWARGS = dict(n_steps=256, batch_size=512, n_epochs=10, learning_rate=3e-4, gamma=0.99, ent_coef=0.0)
 NET = dict(net_arch=[64, 64])
-SEAM_HUNT = dict(env="godot:godot", scene="res://scenes/bug_repro.tscn", agents=16, n_envs=16, kind="bug_repro",
+SEAM_HUNT = dict(env="godot:../godot", scene="res://scenes/bug_repro.tscn", agents=16, n_envs=16, kind="bug_repro",
                  bug="out_of_world", novelty=0.1, cell_size=0.5, action_repeat=4, env_kwargs={"respawn": 1},
                  algo="PPO", algo_kwargs=PPO_KWARGS,
                  policy_kwargs=NET)
@@ -45,7 +45,7 @@ def inside_solid(info) -> bool:
 
 
 #: the second planted bug (locomotion.gd): the last pillar placed has no collision shape
-GHOST_HUNT = dict(env="godot:godot", scene="res://scenes/locomotion.tscn", agents=16, n_envs=16, kind="bug_repro",
+GHOST_HUNT = dict(env="godot:../godot", scene="res://scenes/locomotion.tscn", agents=16, n_envs=16, kind="bug_repro",
                   bug=inside_solid, novelty=0.1, cell_size=0.5, algo="PPO", algo_kwargs=PPO_KWARGS,
                   policy_kwargs=NET)
 

@@ -22,7 +22,7 @@ import pytest
 
 from pytest_rlplaytest import assert_success_rate
 
-LANDING = dict(env="godot:godot", scene="res://scenes/landing.tscn", agents=16, kind="landing")
+LANDING = dict(env="godot:../godot", scene="res://scenes/landing.tscn", agents=16, kind="landing")
 #: PPO for the lander: 16 agents x 256 steps per rollout, small [64, 64] networks
 PPO_KWARGS = dict(n_steps=256, batch_size=512, n_epochs=10, learning_rate=3e-4, gamma=0.99, ent_coef=0.0)
 NET = dict(net_arch=[64, 64])

@@ -17,7 +17,7 @@ import pytest
 
 from pytest_rlplaytest import assert_success_rate
 
-LOCOMOTION = dict(env="godot:godot", scene="res://scenes/locomotion.tscn", agents=16, kind="locomotion")
+LOCOMOTION = dict(env="godot:../godot", scene="res://scenes/locomotion.tscn", agents=16, kind="locomotion")
 PPO_KWARGS = dict(n_steps=256, batch_size=512, n_epochs=10, learning_rate=3e-4, gamma=0.99, ent_coef=0.0)
 NET = dict(net_arch=[64, 64])
 

@@ -31,7 +31,7 @@ import pytest
 
 from pytest_rlplaytest import PlaytestResult, assert_frame_budget, run_playtest
 
-VOXEL = dict(env="godot:godot", scene="res://scenes/voxel_stress.tscn", agents=16, kind="voxel_stress")
+VOXEL = dict(env="godot:../godot", scene="res://scenes/voxel_stress.tscn", agents=16, kind="voxel_stress")
 PPO_KWARGS = dict(n_steps=256, batch_size=512, n_epochs=10, learning_rate=3e-4, gamma=0.99, ent_coef=0.0)
 NET = dict(net_arch=[64, 64])
 EPISODES = 32

@@ -19,7 +19,7 @@ Engines are chosen by the ``env=`` argument of the ``rl_scenario`` marker: see :
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
@@ -45,17 +45,35 @@ class EngineUnavailable(EngineError):
         self.hint = hint
 
 
-def identity_changes(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
-    """What differs between two ``Engine.describe()`` results, as ``"key: recorded X, now Y"``.
+def identity_value(description: Mapping[str, Any], key: str) -> Any:
+    """The value of ``key`` in an ``Engine.describe()`` result; a dotted key (``addon.addon_version``)
+    reads a nested mapping. None when absent."""
+    value: Any = description
+    for part in key.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
 
-    Locations (keys ending in ``path``) and what the game printed (``script_errors``) are not part of
-    a build's identity: a checkout in another folder is the same build.
+
+def identity_changes(recorded: Mapping[str, Any], current: Mapping[str, Any],
+                     keys: Sequence[str] | None = None) -> list[str]:
+    """What differs in the build's identity between two ``Engine.describe()`` results, as
+    ``"key: recorded X, now Y"``.
+
+    Only the declared identity ``keys`` are compared (``type(engine).IDENTITY_KEYS``; None: the
+    keys of the engine the descriptions name, :func:`~pytest_rlplaytest.engines.registry.identity_keys`).
+    Timings (``boot_seconds``), locations (game and binary paths) and what the game printed are not
+    part of a build's identity: a checkout in another folder, booted on a busier machine, is the same
+    build. A key missing from either side (an older recording) is not a change.
     """
+    if keys is None:
+        from .registry import identity_keys
+
+        keys = identity_keys(current or recorded)
     changes = []
-    for key in sorted(set(recorded) | set(current)):
-        if key == "script_errors" or key.endswith("path"):
-            continue
-        before, after = recorded.get(key), current.get(key)
+    for key in keys:
+        before, after = identity_value(recorded, key), identity_value(current, key)
         if before != after and before is not None and after is not None:
             changes.append(f"{key}: recorded {before!r}, now {after!r}")
     return changes
@@ -106,6 +124,10 @@ class Engine(abc.ABC):
     scheme: ClassVar[str] = ""
     #: engine-specific ``rl_scenario`` arguments this engine accepts, with a one-line help each
     OPTIONS: ClassVar[Mapping[str, str]] = {}
+    #: the keys of :meth:`describe` that identify the game build (engine version, game hash, ...);
+    #: :func:`identity_changes` compares only these. Never timings, paths or binary locations.
+    #: A dotted key reads a nested value (``addon.addon_version``).
+    IDENTITY_KEYS: ClassVar[tuple[str, ...]] = ("engine",)
 
     def __init__(self, target: Any, context: EngineContext) -> None:
         self.target = target
@@ -149,5 +171,6 @@ class Engine(abc.ABC):
 
     # -- identity -------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
-        """What identifies the game build and engine version, for baselines and replay bundles."""
+        """The game build and engine version, for baselines and replay bundles (the keys named in
+        :attr:`IDENTITY_KEYS` identify the build; the others are informative)."""
         return {"engine": self.scheme or type(self).__name__}

@@ -119,6 +119,8 @@ class GymEngine(Engine):
     """
 
     scheme: ClassVar[str] = "gym"
+    #: what identifies the game: the env and the Gymnasium version
+    IDENTITY_KEYS: ClassVar[tuple[str, ...]] = ("engine", "env", "gymnasium")
     OPTIONS: ClassVar[dict[str, str]] = {}
 
     def __init__(self, target: Any, context: Any) -> None:

@@ -13,6 +13,7 @@ Engine modules are imported lazily so that a plain Gymnasium user never imports 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from typing import Any
 
 from .base import Engine
@@ -57,3 +58,12 @@ def engine_class(scheme: str) -> type[Engine]:
     module = importlib.import_module(module_name)
     cls: type[Engine] = getattr(module, cls_name)
     return cls
+
+
+def identity_keys(description: Mapping[str, Any]) -> tuple[str, ...]:
+    """The identity keys (``Engine.IDENTITY_KEYS``) of the engine an ``Engine.describe()`` result
+    names in its ``engine`` entry; just ``("engine",)`` for an engine this registry does not know."""
+    scheme = description.get("engine")
+    if not isinstance(scheme, str) or scheme not in ENGINES:
+        return Engine.IDENTITY_KEYS
+    return engine_class(scheme).IDENTITY_KEYS

@@ -115,14 +115,15 @@ def test_plots_and_tensorboard_eval_scalars(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
         import pytest
-        from games import Corridor
+        from plots_games import Corridor
 
         @pytest.mark.rl_scenario(env=Corridor, timesteps=1024, episodes=6)
         def test_plots(rl_playtest):
             rl_playtest()
         """
     )
-    pytester.mkpydir("games").joinpath("__init__.py").write_text(CORRIDOR)
+    # a package name of its own: the example project's ``games`` may be imported in this process
+    pytester.mkpydir("plots_games").joinpath("__init__.py").write_text(CORRIDOR)
     result = pytester.runpytest("--rl-artifacts=out", "--junitxml=r.xml")
     result.assert_outcomes(passed=1)
     folder = pytester.path / "out" / "test_plots_and_tensorboard_eval_scalars.py__test_plots"

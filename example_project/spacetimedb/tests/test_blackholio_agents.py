@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-MODULE = "spacetimedb:spacetimedb/blackholio"  # relative to the rootdir, example_project/
+MODULE = "spacetimedb:../blackholio"  # relative to this file's folder (the path rule)
 
 pytestmark = pytest.mark.needs_spacetime
 

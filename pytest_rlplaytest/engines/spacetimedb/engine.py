@@ -43,6 +43,8 @@ class SpacetimeEngine(Engine):
     """Runs a SpacetimeDB module and exposes its game as Gymnasium / SB3 environments."""
 
     scheme: ClassVar[str] = "spacetimedb"
+    #: what identifies the build: the published module, the CLI version and the table mapping
+    IDENTITY_KEYS: ClassVar[tuple[str, ...]] = ("engine", "module_identity", "spacetime_version", "mapping")
     OPTIONS: ClassVar[dict[str, str]] = {
         "agents": "agents (connections, one identity each) in the shared database; the VecEnv's size (default 1)",
         "database": "database name (default: the module folder's name)",
