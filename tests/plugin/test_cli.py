@@ -119,7 +119,7 @@ def test_the_library_follows_the_same_rule(tmp_path: Path) -> None:
     project = _godot_project(tmp_path)
     install_godot_addon(project)
     (project / "addons" / "rlplaytest" / "sync.gd").write_text("changed")
-    with pytest.raises(AddonConflict, match="sync.gd") as info:
+    with pytest.raises(AddonConflict, match=r"sync\.gd") as info:
         install_godot_addon(project)
     assert info.value.files == ("sync.gd",) and isinstance(info.value, FileExistsError)
     assert install_godot_addon(project, force=True) == project / "addons" / "rlplaytest"
@@ -155,8 +155,6 @@ def test_settings_for_cli_reads_pyproject(tmp_path: Path, monkeypatch: pytest.Mo
     assert settings.artifacts == tmp_path / "out" and settings.seed == 3 and settings.rootdir == tmp_path
 
 
-@pytest.mark.xfail(strict=True, reason="until bughunt.session.open_engine builds PathBase.content(bundle) from the "
-                   "bundle path it is given (issue 9, bughunt side)")
 def test_replay_resolves_the_bundles_game_against_the_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     bundle = tmp_path / "bundles" / "seam.json"

@@ -36,7 +36,8 @@ def _block_pattern(source: str) -> re.Pattern[str]:
 def regenerate(text: str) -> str:
     """``text`` (the README) with every generated part rewritten from the code."""
     for source, block in _blocks().items():
-        text, count = _block_pattern(source).subn(lambda _: BEGIN.format(source=source) + block + END, text)
+        generated = BEGIN.format(source=source) + block + END
+        text, count = _block_pattern(source).subn(lambda _, generated=generated: generated, text)
         assert count == 1, f"the README must have exactly one block generated from {source}"
     text, count = re.subn(r"^\| `rl_scenario\(.*$", lambda _: _marker_row(), text, flags=re.M)
     assert count == 1, "the README's markers table must have exactly one rl_scenario row"
