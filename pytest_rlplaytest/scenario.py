@@ -216,6 +216,14 @@ def derive_seed(base: int, *parts: object) -> int:
     return int.from_bytes(digest, "little") % (2**31 - 1)
 
 
+def seed_key(nodeid: str) -> str:
+    """What a test's seed derives from: its node id with the test file's folders dropped
+    (``test_landing.py::test_lands[a]``), so the seed does not change with the rootdir (``pytest
+    example_project`` and ``pytest tests example_project`` play the same episodes) or the checkout."""
+    path, sep, rest = nodeid.partition("::")
+    return Path(path).name + sep + rest
+
+
 @dataclass(frozen=True)
 class ScenarioSpec:
     """Everything one scenario test runs with, resolved from its marker and the settings."""
@@ -387,7 +395,7 @@ def build_spec(
     cap = settings.timesteps
     return ScenarioSpec(
         env=env, nodeid=nodeid,
-        seed=c["seed"] if c["seed"] is not None else derive_seed(settings.seed, nodeid),
+        seed=c["seed"] if c["seed"] is not None else derive_seed(settings.seed, seed_key(nodeid)),
         kind=c["kind"], algo=c["algo"],
         timesteps=min(c["timesteps"], cap) if cap else c["timesteps"], requested_timesteps=c["timesteps"],
         model=paths.resolve(model) if model is not None else None, model_label=model,
