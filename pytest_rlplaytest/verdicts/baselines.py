@@ -10,8 +10,9 @@ A file records (schema version :data:`SCHEMA_VERSION`):
 * ``scenario``: the scenario description (env, algo, budget, episodes, seeds...);
 * ``engine``: the game build identity when the engine reports one (``PlaytestResult.engine``);
   paths in ``scenario`` and ``engine`` (:data:`PATH_KEYS`) are stored relative to the baseline file
-  itself and read back against its folder (the package's path rule), so a committed baseline holds
-  no absolute path of the machine that wrote it;
+  itself and read back against its folder (the package's path rule); a path outside the project (a
+  system binary) is stored as its bare name. A committed baseline holds no absolute path of the
+  machine that wrote it;
 * ``metrics``: machine-independent results — success counts with an exact interval, episode
   ``return``/``length`` statistics, and per-step metrics that do not measure time;
 * ``machines``: per machine id (see :func:`machine_id`), that machine's description (platform,
@@ -44,6 +45,7 @@ import numpy as np
 from ..common.files import atomic_write_json, folder_lock
 from ..common.paths import PathBase, nodeid_to_filename, relative_to_file
 from ..common.versioned import load_versioned
+from . import config as _config
 from .errors import BaselineError
 from .stats import CI_METHOD, success_interval, t_interval
 from .tolerances import metric_value
@@ -168,8 +170,6 @@ def machine_id(info: Mapping[str, Any] | None = None) -> str:
     ``--rl-machine-id`` (``RLPLAYTEST_MACHINE_ID``, ini ``rl_machine_id``) overrides it, e.g. to
     name a CI runner class whose machines differ in ways that do not matter.
     """
-    from . import config as _config
-
     override = (_config.current().machine_id or "").strip()
     if override:
         return re.sub(r"[^A-Za-z0-9_.\-]", "_", override)
@@ -230,11 +230,25 @@ def record_from_result(result: PlaytestResult) -> tuple[dict[str, Any], dict[str
 
 
 # -- paths inside a baseline ------------------------------------------------------------------------
-def store_paths(section: Mapping[str, Any], holder: Path, base: PathBase | None = None) -> dict[str, Any]:
-    """``section`` with its :data:`PATH_KEYS` values written relative to the file ``holder``.
+def _stored_path(absolute: Path, holder: Path) -> str:
+    """How a baseline at ``holder`` records ``absolute``: relative to itself (``./x`` in its own
+    folder) when the path is in the project (under the rootdir), else the bare file name (a system
+    binary such as ``/usr/bin/godot3-server``: where another machine keeps it is not the build)."""
+    rootdir = _config.current().rootdir
+    if rootdir is not None and not absolute.resolve().is_relative_to(Path(rootdir).resolve()):
+        return absolute.name
+    relative = relative_to_file(absolute, holder)
+    if "/" in relative:
+        return relative
+    return "./" if relative == "." else f"./{relative}"  # a path, not a bare name
 
-    Absolute values are made relative; relative ones (a marker's ``model=``) are first resolved
-    against ``base`` (the marker's folder), and kept as they are when no base is known.
+
+def store_paths(section: Mapping[str, Any], holder: Path, base: PathBase | None = None) -> dict[str, Any]:
+    """``section`` with its :data:`PATH_KEYS` values as a baseline file ``holder`` stores them.
+
+    Absolute values are made relative to ``holder`` (see :func:`_stored_path`); relative ones (a
+    marker's ``model=``) are first resolved against ``base`` (the marker's folder), and kept as they
+    are when no base is known.
     """
     out = dict(section)
     for key in PATH_KEYS:
@@ -242,15 +256,14 @@ def store_paths(section: Mapping[str, Any], holder: Path, base: PathBase | None 
         if not isinstance(value, str) or not value:
             continue
         if os.path.isabs(value) or base is not None:
-            absolute = base.resolve(value) if base is not None else Path(value)
-            out[key] = relative_to_file(absolute, holder)
+            out[key] = _stored_path(base.resolve(value) if base is not None else Path(value), holder)
     return out
 
 
 def resolve_paths(section: Mapping[str, Any], base: PathBase) -> dict[str, Any]:
-    """``section`` with its :data:`PATH_KEYS` values resolved against ``base`` (for a stored section,
-    ``PathBase.content(baseline_file)``)."""
-    return {k: str(base.resolve(v)) if k in PATH_KEYS and isinstance(v, str) and v else v
+    """``section`` with its :data:`PATH_KEYS` paths resolved against ``base`` (for a stored section,
+    ``PathBase.content(baseline_file)``); a bare name (a system binary) stays as it is."""
+    return {k: str(base.resolve(v)) if k in PATH_KEYS and isinstance(v, str) and ("/" in v or os.sep in v) else v
             for k, v in section.items()}
 
 

@@ -24,6 +24,7 @@ from .baselines import (
     load_baseline,
     machine_id,
     resolve_paths,
+    store_paths,
     update_command,
     write_baseline,
 )
@@ -170,11 +171,15 @@ def _compare(base: Baseline, result: PlaytestResult, tols: list[Tolerance], alph
     success = _success_row(base, result, alpha, details)
     rows = [success] if success is not None else []
     rows += [r for t in tols if (r := _tolerance_row(t, base, result, machine, lenient, notes)) is not None]
-    current = dict(scenario if scenario is not None else (result.scenario or {}))
-    changes = _scenario_changes(base.scenario, resolve_paths(current, paths) if paths is not None else current)
+    content = PathBase.content(base.path)
+    # both sides as the baseline stores them (paths relative to it, system binaries by name), read back
+    current = resolve_paths(store_paths(scenario if scenario is not None else (result.scenario or {}), base.path,
+                                        paths), content)
+    changes = _scenario_changes(base.scenario, current)
     if changes:
         notes.append("the scenario changed since the baseline was recorded: " + "; ".join(changes))
-    stored_engine, engine = base.engine, result.engine or {}
+    stored_engine = base.engine
+    engine = resolve_paths(store_paths(result.engine or {}, base.path), content)
     diff = identity_changes(stored_engine, engine) if stored_engine and engine else []
     if diff:
         notes.append("the game build differs from the baseline's: " + "; ".join(diff))

@@ -94,6 +94,27 @@ def test_paths_are_stored_relative_to_the_baseline_file(tmp_path: Path) -> None:
     assert base is not None and base.engine["game_path"] == str(moved / "godot")
 
 
+def test_paths_outside_the_project_are_stored_by_name(tmp_path: Path) -> None:
+    from pytest_rlplaytest.verdicts import config
+
+    result = _game()
+    result.engine = {"engine": "godot", "game_path": str(tmp_path / "project" / "game"),
+                     "godot_binary": "/usr/bin/godot3-server"}
+    result.scenario = {"model": str(tmp_path / "project" / "agent.zip")}
+    token = config.configure(rootdir=tmp_path / "project")
+    try:
+        path = bl.write_baseline(tmp_path / "project" / "baselines" / "t.json", result)
+    finally:
+        config.restore(token)
+    data = json.loads(path.read_text())
+    assert data["engine"]["godot_binary"] == "godot3-server"  # a system binary: where it lives is not the build
+    assert data["engine"]["game_path"] == "../game" and data["scenario"]["model"] == "../agent.zip"
+    base = bl.load_baseline(path)
+    assert base is not None and base.engine["godot_binary"] == "godot3-server"
+    same_folder = bl.write_baseline(tmp_path / "b.json", build_result([True], engine={"game_path": str(tmp_path)}))
+    assert json.loads(same_folder.read_text())["engine"]["game_path"] == "./"
+
+
 def test_committed_baselines_hold_no_absolute_paths() -> None:
     repo = Path(__file__).parents[2]
     for path in bl.list_baselines(repo / "baselines"):
