@@ -9,7 +9,6 @@ episode, and named ``events`` are counted.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .common.files import atomic_write_text, dumps_json
 from .telemetry import EPISODE_SEED_KEY, EVENTS_KEY, POSITION_KEY, RESERVED_INFO_KEYS
 
 if TYPE_CHECKING:
@@ -93,20 +93,6 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
-def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion."""
-    if n == 0:
-        return (0.0, 1.0)
-    from statistics import NormalDist
-
-    z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
 def interquartile_mean(values: Sequence[float] | np.ndarray) -> float:
     """Mean of the middle 50% of values (the IQM of Agarwal et al., 2021)."""
     arr = np.sort(np.asarray(values, dtype=float))
@@ -158,8 +144,11 @@ class PlaytestResult:
 
     @property
     def success_interval(self) -> tuple[float, float]:
-        """95% Wilson interval of the success rate."""
-        return wilson_interval(self.successes, len(self.judged))
+        """The 95% Clopper-Pearson interval of the success rate: the one interval every report and
+        verdict shows (:func:`pytest_rlplaytest.verdicts.stats.success_interval`)."""
+        from .verdicts.stats import success_interval
+
+        return success_interval(self.successes, len(self.judged))
 
     @property
     def returns(self) -> np.ndarray:
@@ -212,8 +201,11 @@ class PlaytestResult:
         return pd.DataFrame(rows, columns=columns + [c for c in (rows[0] if rows else {}) if c not in columns])
 
     def summary(self) -> dict[str, Any]:
-        """Aggregates: success rate with its 95% Wilson interval, mean/IQM return, mean length,
-        per-step metric percentiles, event totals, timing."""
+        """Aggregates: success rate with its 95% Clopper-Pearson interval (``success_ci_method``
+        ``clopper-pearson-95``), mean/IQM return, mean length, per-step metric percentiles, event
+        totals, timing."""
+        from .verdicts.stats import CI_METHOD
+
         low, high = self.success_interval
         returns = self.returns
         out: dict[str, Any] = {
@@ -223,7 +215,7 @@ class PlaytestResult:
             "success_rate": _clean(self.success_rate),
             "success_ci_low": _clean(low) if self.judged else None,
             "success_ci_high": _clean(high) if self.judged else None,
-            "success_ci_method": "wilson-95",
+            "success_ci_method": CI_METHOD,
             "mean_return": _clean(float(returns.mean())) if len(returns) else None,
             "std_return": _clean(float(returns.std(ddof=1))) if len(returns) > 1 else None,
             "iqm_return": _clean(interquartile_mean(returns)) if len(returns) else None,
@@ -254,20 +246,14 @@ class PlaytestResult:
         return out
 
     def to_csv(self, path: str | Path) -> Path:
-        """Write the per-episode table as CSV."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.table().to_csv(path, index=False)
-        return path
+        """Write the per-episode table as CSV (atomically)."""
+        return atomic_write_text(path, self.table().to_csv(index=False))
 
     def to_json(self, path: str | Path | None = None) -> str:
-        """The summary plus the scenario description as JSON; written to ``path`` when given."""
-        text = json.dumps({"scenario": self.scenario, "engine": self.engine, "summary": self.summary()},
-                          indent=2, sort_keys=True, default=str)
+        """The summary plus the scenario description as JSON; written (atomically) to ``path`` when given."""
+        text = dumps_json({"scenario": self.scenario, "engine": self.engine, "summary": self.summary()})
         if path is not None:
-            path = Path(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text + "\n")
+            atomic_write_text(path, text)
         return text
 
     def __repr__(self) -> str:
@@ -313,6 +299,59 @@ class _Accumulator:
             self.actions.append(np.asarray(action).tolist())
 
 
+class _Evaluation:
+    """The bookkeeping of one :func:`run_playtest`: per-env accumulators, episode seeds and quotas."""
+
+    def __init__(self, n_envs: int, episodes: int, seed: int | None, success: SuccessRule,
+                 record_actions: bool) -> None:
+        self.targets = [episodes // n_envs + (1 if i < episodes % n_envs else 0) for i in range(n_envs)]
+        self.done_counts = [0] * n_envs
+        self.finished: list[Episode] = []
+        self.acc = [_Accumulator() for _ in range(n_envs)]
+        self.seed = seed
+        self.episode_seeds: list[int | None] = [seed] * n_envs
+        self.success = success
+        self.record_actions = record_actions
+
+    @property
+    def complete(self) -> bool:
+        """Every env has finished its share of the episodes."""
+        return self.done_counts == self.targets
+
+    def start(self, reset_infos: Sequence[Any] | None) -> None:
+        """Take the per-episode seeds the envs reported on reset."""
+        for i, info in enumerate(reset_infos or []):
+            if isinstance(info, Mapping) and EPISODE_SEED_KEY in info:
+                self.episode_seeds[i] = int(info[EPISODE_SEED_KEY])
+
+    def step(self, rewards: Any, dones: Any, infos: Sequence[Mapping[str, Any]], actions: Any) -> int:
+        """Absorb one vector step; returns how many episodes it finished (that count)."""
+        before = len(self.finished)
+        for i, info in enumerate(infos):
+            if EPISODE_SEED_KEY in info and self.acc[i].length == 0:
+                self.episode_seeds[i] = int(info[EPISODE_SEED_KEY])
+            self.acc[i].add(float(rewards[i]), info, actions[i], self.record_actions)
+            if dones[i]:
+                if self.done_counts[i] < self.targets[i]:
+                    self._finish(i, info)
+                self.acc[i] = _Accumulator()
+                self.episode_seeds[i] = self.seed
+        return len(self.finished) - before
+
+    def _finish(self, i: int, info: Mapping[str, Any]) -> None:
+        a = self.acc[i]
+        truncated = bool(info.get("TimeLimit.truncated", False))
+        episode = Episode(
+            index=len(self.finished), env_index=i, seed=self.episode_seeds[i], total_return=a.total_return,
+            length=a.length, outcome="truncated" if truncated else "terminated",
+            final_info={k: v for k, v in info.items() if k != "terminal_observation"},
+            metrics=a.metrics, events=a.events, positions=a.positions, actions=a.actions,
+        )
+        episode.success = judge_success(episode, self.success)
+        self.finished.append(episode)
+        self.done_counts[i] += 1
+
+
 def run_playtest(
     agent: Agent,
     venv: VecEnv,
@@ -343,56 +382,28 @@ def run_playtest(
     Returns:
         A :class:`PlaytestResult` (timing fields filled in by the caller where known).
     """
-    n_envs = venv.num_envs
-    targets = [episodes // n_envs + (1 if i < episodes % n_envs else 0) for i in range(n_envs)]
-    done_counts = [0] * n_envs
-    finished: list[Episode] = []
-    acc = [_Accumulator() for _ in range(n_envs)]
-    episode_seeds: list[int | None] = [seed] * n_envs
+    run = _Evaluation(venv.num_envs, episodes, seed, success, record_actions)
     start = time.perf_counter()
     obs = venv.reset()
-    for i, info in enumerate(getattr(venv, "reset_infos", None) or []):
-        if isinstance(info, Mapping) and EPISODE_SEED_KEY in info:
-            episode_seeds[i] = int(info[EPISODE_SEED_KEY])
+    run.start(getattr(venv, "reset_infos", None))
     state: Any = None
-    episode_start = np.ones((n_envs,), dtype=bool)
+    episode_start = np.ones((venv.num_envs,), dtype=bool)
     cap = max_steps if max_steps is not None else 10_000 * max(episodes, 1)
     steps = 0
     stopped: str | None = None
-    while sum(done_counts) < episodes:
+    while not run.complete:
         actions, state = agent.predict(obs, state=state, episode_start=episode_start, deterministic=deterministic)
         obs, rewards, dones, infos = venv.step(actions)
         steps += 1
-        judged_before = len(finished)
-        for i in range(n_envs):
-            info = infos[i]
-            if EPISODE_SEED_KEY in info and acc[i].length == 0:
-                episode_seeds[i] = int(info[EPISODE_SEED_KEY])
-            acc[i].add(float(rewards[i]), info, actions[i], record_actions)
-            if not dones[i]:
-                continue
-            if done_counts[i] < targets[i]:
-                truncated = bool(info.get("TimeLimit.truncated", False))
-                a = acc[i]
-                ep = Episode(
-                    index=len(finished), env_index=i, seed=episode_seeds[i], total_return=a.total_return,
-                    length=a.length, outcome="truncated" if truncated else "terminated",
-                    final_info={k: v for k, v in info.items() if k != "terminal_observation"},
-                    metrics=a.metrics, events=a.events, positions=a.positions, actions=a.actions,
-                )
-                ep.success = judge_success(ep, success)
-                finished.append(ep)
-                done_counts[i] += 1
-            acc[i] = _Accumulator()
-            episode_seeds[i] = seed
+        new = run.step(rewards, dones, infos, actions)
         episode_start = np.asarray(dones, dtype=bool)
-        if stop is not None and len(finished) > judged_before and stop(finished):
+        if stop is not None and new and stop(run.finished):
             stopped = "sequential test decided"
             break
         if steps >= cap:
             stopped = f"step cap of {cap} reached"
             break
-    result = PlaytestResult(episodes=finished, eval_seconds=time.perf_counter() - start, seed=seed,
+    result = PlaytestResult(episodes=run.finished, eval_seconds=time.perf_counter() - start, seed=seed,
                             stopped_early=stopped)
     attach = getattr(stop, "attach", None)
     if callable(attach):  # a sequential test records its decision on the result

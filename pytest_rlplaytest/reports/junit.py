@@ -23,12 +23,16 @@ def set_property(item: pytest.Item, name: str, value: Any) -> None:
 
 
 def record_result(item: pytest.Item, result: PlaytestResult) -> None:
-    """Record the standard properties of a playtest result."""
+    """Record the standard properties of a playtest result; the success interval is the 95%
+    Clopper-Pearson one every report and verdict shows, named by ``rl_success_ci_method``."""
+    from ..verdicts.stats import CI_METHOD
+
     low, high = result.success_interval
     judged = bool(result.judged)
     set_property(item, "rl_success_rate", result.success_rate if judged else "n/a")
     set_property(item, "rl_success_ci_low", low if judged else "n/a")
     set_property(item, "rl_success_ci_high", high if judged else "n/a")
+    set_property(item, "rl_success_ci_method", CI_METHOD if judged else "n/a")
     set_property(item, "rl_mean_return", float(result.returns.mean()) if result.n_episodes else float("nan"))
     set_property(item, "rl_episodes", result.n_episodes)
     set_property(item, "rl_eval_seconds", round(result.eval_seconds, 3))

@@ -1,7 +1,8 @@
 """One Markdown report for the whole run, linking every scenario's artifacts.
 
 Written at the end of a run to ``<--rl-artifacts>/report.md``; rebuilt from an artifacts folder alone
-by ``rlplaytest report DIR`` (it reads each test's ``summary.json``).
+by ``rlplaytest report DIR`` (it reads each test's ``summary.json``, recomputing the success interval
+from the counts, so every row shows the 95% Clopper-Pearson interval whatever wrote the summary).
 """
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .terminal import HEADER, render_table, summary_rows
+from ..common.files import atomic_write_text
+from ..common.table import render_markdown_table
+from ..verdicts.stats import CI_LABEL, CI_METHOD, success_interval
+from .terminal import HEADER, summary_lines, summary_rows
+
+__all__ = ["render_markdown", "rows_from_artifacts", "write_run_report"]
 
 ARTIFACT_KEYS = (
     ("rl_summary_json", "summary"),
@@ -35,32 +41,39 @@ def _link(target: str, root: Path, label: str) -> str:
 
 def render_markdown(rows: Sequence[Mapping[str, Any]], root: Path) -> str:
     """The report text for collected rows (``nodeid``, ``outcome``, ``properties``)."""
-    lines = [
-        "# rlplaytest run report",
-        "",
-        f"Generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M:%S UTC')}; {len(rows)} scenario test(s).",
-        "",
-        "| " + " | ".join(HEADER) + " | artifacts |",
-        "|" + "---|" * (len(HEADER) + 1),
-    ]
+    table = []
     for row, cells in zip(rows, summary_rows(rows)):
         props = row["properties"]
         links = [_link(str(props[k]), root, label) for k, label in ARTIFACT_KEYS if props.get(k)]
         if props.get("rl_artifacts"):
             links.insert(0, _link(str(props["rl_artifacts"]), root, "folder"))
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " | " + ", ".join(links) + " |")
-    lines += ["", "```", *render_table(HEADER, summary_rows(rows)), "```", ""]
+        table.append([*cells, ", ".join(links)])
+    lines = [
+        "# rlplaytest run report",
+        "",
+        f"Generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M:%S UTC')}; {len(rows)} scenario test(s). "
+        f"Success rates show their {CI_LABEL}.",
+        "",
+        *render_markdown_table([*HEADER, "artifacts"], table),
+        "", "```", *summary_lines(rows), "```", "",
+    ]
     return "\n".join(lines)
 
 
 def write_run_report(root: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
     """Write ``report.md`` under ``root`` atomically and return its path."""
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / "report.md"
-    tmp = path.with_suffix(f".md.tmp{os.getpid()}")
-    tmp.write_text(render_markdown(rows, root))
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(root / "report.md", render_markdown(rows, root))
+
+
+def _success_properties(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The success properties of a ``summary.json``, the interval recomputed from its counts."""
+    judged, successes = summary.get("judged_episodes") or 0, summary.get("successes") or 0
+    if not judged:
+        return {"rl_success_rate": "n/a", "rl_success_ci_low": "n/a", "rl_success_ci_high": "n/a",
+                "rl_success_ci_method": "n/a"}
+    low, high = success_interval(int(successes), int(judged))
+    return {"rl_success_rate": successes / judged, "rl_success_ci_low": low, "rl_success_ci_high": high,
+            "rl_success_ci_method": CI_METHOD}
 
 
 def rows_from_artifacts(root: Path) -> list[dict[str, Any]]:
@@ -68,16 +81,14 @@ def rows_from_artifacts(root: Path) -> list[dict[str, Any]]:
     rows = []
     for summary_path in sorted(root.glob("*/summary.json")):
         try:
-            data = json.loads(summary_path.read_text())
+            data = json.loads(summary_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
         summary = data.get("summary", {})
         scenario = data.get("scenario", {})
         folder = summary_path.parent
         props: dict[str, Any] = {
-            "rl_success_rate": summary.get("success_rate") if summary.get("judged_episodes") else "n/a",
-            "rl_success_ci_low": summary.get("success_ci_low"),
-            "rl_success_ci_high": summary.get("success_ci_high"),
+            **_success_properties(summary),
             "rl_mean_return": summary.get("mean_return"),
             "rl_episodes": summary.get("episodes"),
             "rl_timesteps": summary.get("timesteps"),

@@ -1,9 +1,24 @@
-"""The end-of-run table (one row per scenario test), printed on the controller only."""
+"""The end-of-run table (one row per scenario test), printed on the controller only.
+
+The success column shows the rate with the one interval every report and verdict uses, the 95%
+Clopper-Pearson interval (named in the header). Rendering is the package's one table renderer.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from ..common.table import render_text_table
+from ..verdicts.stats import CI_LABEL
+
+__all__ = ["HEADER", "render_table", "summary_lines", "summary_rows"]
+
+HEADER = ["scenario", "outcome", f"success [{CI_LABEL}]", "mean return", "episodes", "timesteps", "train s",
+          "eval s"]
+
+#: the table renderer (kept under this name for callers of the terminal summary)
+render_table = render_text_table
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -34,12 +49,6 @@ def summary_rows(rows: Sequence[Mapping[str, Any]]) -> list[list[str]]:
     return table
 
 
-HEADER = ["scenario", "outcome", "success [95% CI]", "mean return", "episodes", "timesteps", "train s", "eval s"]
-
-
-def render_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """A plain-text table with aligned columns."""
-    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h))
-              for i, h in enumerate(header)]
-    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
-    return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+def summary_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The terminal summary table of ``rows`` as lines."""
+    return render_text_table(HEADER, summary_rows(rows))

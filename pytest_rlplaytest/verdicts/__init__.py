@@ -3,33 +3,41 @@
 Public API::
 
     from pytest_rlplaytest.verdicts import (
-        assert_success_rate, assert_matches_baseline, assert_frame_budget, sequential_stopper,
+        assert_success_rate, assert_matches_baseline, assert_frame_budget, decide_success_rate,
+        sequential_stopper,
     )
 
-See :mod:`.stats` for the statistics, :mod:`.tolerances` for tolerance expressions and
+Every verdict ends in :func:`.verdict.conclude`: it passes, fails (:class:`VerdictFailure`), or is
+inconclusive and follows ``--rl-inconclusive``. See :mod:`.stats` for the statistics (scipy's
+distributions, our exact tests, planning and SPRT), :mod:`.tolerances` for tolerance expressions and
 :mod:`.baselines` for the stored format.
 """
 
 from __future__ import annotations
 
-from .assertions import (
-    DEFAULT_TOLERANCES,
-    BaselineWarning,
-    InconclusiveWarning,
-    Verdict,
-    assert_frame_budget,
-    assert_matches_baseline,
-    assert_success_rate,
-    episodes_to_decide,
-)
 from .baselines import Baseline, baseline_path, list_baselines, load_baseline, write_baseline
 from .check import BaselineCheck, BaselineUsage
-from .errors import BaselineError, BaselineMissing, MissingMetricError, ToleranceError, VerdictFailure
+from .compare import DEFAULT_TOLERANCES, assert_matches_baseline
+from .errors import (
+    BaselineError,
+    BaselineMissing,
+    BaselineWarning,
+    InconclusiveWarning,
+    MissingMetricError,
+    ToleranceError,
+    VerdictFailure,
+    VerdictUsageError,
+)
+from .frames import assert_frame_budget
 from .sequential import SequentialOutcome, SequentialStopper, sequential_outcome, sequential_stopper
-from .stats import SPRT, plan_episodes
+from .stats import CI_LABEL, CI_METHOD, SPRT, plan_episodes, success_interval
+from .success import assert_success_rate, decide_success_rate, episodes_to_decide
 from .tolerances import Tolerance, parse_tolerance, parse_tolerances
+from .verdict import Verdict
 
 __all__ = [
+    "CI_LABEL",
+    "CI_METHOD",
     "DEFAULT_TOLERANCES",
     "SPRT",
     "Baseline",
@@ -46,10 +54,12 @@ __all__ = [
     "ToleranceError",
     "Verdict",
     "VerdictFailure",
+    "VerdictUsageError",
     "assert_frame_budget",
     "assert_matches_baseline",
     "assert_success_rate",
     "baseline_path",
+    "decide_success_rate",
     "episodes_to_decide",
     "list_baselines",
     "load_baseline",
@@ -58,5 +68,6 @@ __all__ = [
     "plan_episodes",
     "sequential_outcome",
     "sequential_stopper",
+    "success_interval",
     "write_baseline",
 ]

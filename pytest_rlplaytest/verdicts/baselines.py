@@ -1,13 +1,18 @@
 """Stored baselines: one versioned JSON file per test.
 
-Layout: ``<baselines_dir>/<test file path relative to rootdir>/<sanitised test name>.json``, e.g.
-``baselines/tests/test_lander.py/test_lands[easy].json`` -> ``.../test_lands_easy_-1a2b3c.json``.
+Layout: ``<baselines_dir>/<test file path relative to rootdir>/<test name as a file name>.json``
+(:func:`pytest_rlplaytest.common.paths.nodeid_to_filename`), e.g. ``tests/test_lander.py::test_lands``
+-> ``baselines/tests/test_lander.py/test_lands.json``; ``test_lands[easy]`` -> ``test_lands_easy-1a2b3c4d.json``.
 
 A file records (schema version :data:`SCHEMA_VERSION`):
 
 * ``plugin_version``, ``nodeid``, ``created``/``updated`` timestamps;
 * ``scenario``: the scenario description (env, algo, budget, episodes, seeds...);
 * ``engine``: the game build identity when the engine reports one (``PlaytestResult.engine``);
+  paths in ``scenario`` and ``engine`` (:data:`PATH_KEYS`) are stored relative to the baseline file
+  itself and read back against its folder (the package's path rule); a path outside the project (a
+  system binary) is stored as its bare name. A committed baseline holds no absolute path of the
+  machine that wrote it;
 * ``metrics``: machine-independent results — success counts with an exact interval, episode
   ``return``/``length`` statistics, and per-step metrics that do not measure time;
 * ``machines``: per machine id (see :func:`machine_id`), that machine's description (platform,
@@ -15,10 +20,10 @@ A file records (schema version :data:`SCHEMA_VERSION`):
   metrics (``frame_ms`` and any other ``*_ms``/``*_us``/``*_seconds`` metric), because frame
   times only compare on the same hardware.
 
-Nothing is written unless the caller asks (``--rl-update-baselines``). Writes are atomic (a temp
-file in the same folder, then ``os.replace``) and the read-merge-write of an update runs under an
-advisory lock on the folder, so parallel workers (``pytest -n``) and machines sharing the folder never
-leave a torn or half-merged file.
+Nothing is written unless the caller asks (``--rl-update-baselines``). Writes are atomic and get the
+usual file permissions (:mod:`pytest_rlplaytest.common.files`), and the read-merge-write of an update
+runs under an advisory lock on the folder, so parallel workers (``pytest -n``) and machines sharing the
+folder never leave a torn or half-merged file.
 """
 
 from __future__ import annotations
@@ -27,26 +32,29 @@ import contextlib
 import datetime as _dt
 import functools
 import hashlib
-import json
 import os
 import platform
 import re
-import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..common.files import atomic_write_json, folder_lock
+from ..common.paths import PathBase, nodeid_to_filename, relative_to_file
+from ..common.versioned import load_versioned
+from . import config as _config
 from .errors import BaselineError
-from .stats import clopper_pearson_interval, t_interval
+from .stats import CI_METHOD, success_interval, t_interval
 from .tolerances import metric_value
 
 if TYPE_CHECKING:
     from ..playtest import PlaytestResult
 
 __all__ = [
+    "PATH_KEYS",
     "SCHEMA_VERSION",
     "Baseline",
     "baseline_path",
@@ -57,7 +65,8 @@ __all__ = [
     "machine_info",
     "plugin_version",
     "record_from_result",
-    "sanitize_test_name",
+    "resolve_paths",
+    "store_paths",
     "unused_baselines",
     "update_command",
     "write_baseline",
@@ -69,30 +78,18 @@ STEP_STATS = ("mean", "std", "min", "median", "p90", "p95", "p99", "p99.9", "max
 #: statistics stored for episode return and length
 EPISODE_STATS = ("mean", "std", "iqm", "min", "median", "p5", "p95", "max")
 _TIMING_SUFFIXES = ("_ms", "_us", "_seconds")
+#: keys of the ``scenario`` and ``engine`` sections that hold file-system paths: stored relative to
+#: the baseline file (``game_path``, the Godot binary, the SpacetimeDB module, the agent's model)
+PATH_KEYS = ("game_path", "godot_binary", "module", "model")
 
 
 # -- naming -----------------------------------------------------------------------------------------
-def sanitize_test_name(name: str, max_length: int = 120) -> str:
-    """A file-name-safe form of a test name (the node id after the file, e.g. ``Cls::test[a/b]``).
-
-    ``::`` becomes ``.``, characters other than letters, digits, ``_ . -`` become ``_``. When this
-    loses information (so two names could collide, e.g. ``[a/b]`` and ``[a_b]``) or the name is too
-    long, a short hash of the original name is appended.
-    """
-    dotted = name.replace("::", ".")
-    safe = re.sub(r"[^A-Za-z0-9_.\-]", "_", dotted).strip(".") or "_"
-    lossy = safe != dotted or len(safe) > max_length
-    if lossy:
-        digest = hashlib.sha1(name.encode()).hexdigest()[:6]
-        safe = f"{safe[: max_length - 7]}-{digest}"
-    return safe
-
-
 def baseline_path(baselines_dir: Path, rootdir: Path, test_file: Path, nodeid: str) -> Path:
     """Where the baseline of the test ``nodeid`` (defined in ``test_file``) is stored.
 
-    ``<baselines_dir>/<test_file relative to rootdir>/<sanitised test name>.json``. A test file
-    outside rootdir is keyed by its name only.
+    ``<baselines_dir>/<test_file relative to rootdir>/<test name as a file name>.json``, the test name
+    being the node id after the file, named by :func:`~pytest_rlplaytest.common.paths.nodeid_to_filename`.
+    A test file outside rootdir is keyed by its name only.
     """
     test_file = Path(test_file)
     try:
@@ -100,7 +97,7 @@ def baseline_path(baselines_dir: Path, rootdir: Path, test_file: Path, nodeid: s
     except ValueError:
         relative = Path(test_file.name)
     name = nodeid.split("::", 1)[1] if "::" in nodeid else nodeid
-    return Path(baselines_dir) / relative / f"{sanitize_test_name(name)}.json"
+    return Path(baselines_dir) / relative / f"{nodeid_to_filename(name)}.json"
 
 
 def update_command(nodeid: str | None) -> str:
@@ -173,8 +170,6 @@ def machine_id(info: Mapping[str, Any] | None = None) -> str:
     ``--rl-machine-id`` (``RLPLAYTEST_MACHINE_ID``, ini ``rl_machine_id``) overrides it, e.g. to
     name a CI runner class whose machines differ in ways that do not matter.
     """
-    from . import config as _config
-
     override = (_config.current().machine_id or "").strip()
     if override:
         return re.sub(r"[^A-Za-z0-9_.\-]", "_", override)
@@ -206,18 +201,18 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
+def _success_record(result: PlaytestResult) -> dict[str, Any] | None:
+    judged = len(result.judged)
+    if not judged:
+        return None
+    low, high = success_interval(result.successes, judged)
+    return {"successes": result.successes, "judged": judged, "rate": result.successes / judged,
+            "ci_low": low, "ci_high": high, "ci_method": CI_METHOD}
+
+
 def record_from_result(result: PlaytestResult) -> tuple[dict[str, Any], dict[str, Any]]:
     """The metrics of a playtest as stored: ``(shared_metrics, machine_metrics)``."""
-    judged = len(result.judged)
-    shared: dict[str, Any] = {"episodes": result.n_episodes}
-    if judged:
-        low, high = clopper_pearson_interval(result.successes, judged, 0.95)
-        shared["success"] = {
-            "successes": result.successes, "judged": judged, "rate": result.successes / judged,
-            "ci_low": low, "ci_high": high, "ci_method": "clopper-pearson-95",
-        }
-    else:
-        shared["success"] = None
+    shared: dict[str, Any] = {"episodes": result.n_episodes, "success": _success_record(result)}
     for name, values in (("return", result.returns), ("length", result.lengths)):
         entry = _summarise(values, EPISODE_STATS)
         low, high = t_interval(values)
@@ -232,6 +227,44 @@ def record_from_result(result: PlaytestResult) -> tuple[dict[str, Any], dict[str
         (timing if is_machine_metric(name) else steps)[name] = _summarise(values, STEP_STATS)
     shared["steps"] = steps
     return shared, timing
+
+
+# -- paths inside a baseline ------------------------------------------------------------------------
+def _stored_path(absolute: Path, holder: Path) -> str:
+    """How a baseline at ``holder`` records ``absolute``: relative to itself (``./x`` in its own
+    folder) when the path is in the project (under the rootdir), else the bare file name (a system
+    binary such as ``/usr/bin/godot3-server``: where another machine keeps it is not the build)."""
+    rootdir = _config.current().rootdir
+    if rootdir is not None and not absolute.resolve().is_relative_to(Path(rootdir).resolve()):
+        return absolute.name
+    relative = relative_to_file(absolute, holder)
+    if "/" in relative:
+        return relative
+    return "./" if relative == "." else f"./{relative}"  # a path, not a bare name
+
+
+def store_paths(section: Mapping[str, Any], holder: Path, base: PathBase | None = None) -> dict[str, Any]:
+    """``section`` with its :data:`PATH_KEYS` values as a baseline file ``holder`` stores them.
+
+    Absolute values are made relative to ``holder`` (see :func:`_stored_path`); relative ones (a
+    marker's ``model=``) are first resolved against ``base`` (the marker's folder), and kept as they
+    are when no base is known.
+    """
+    out = dict(section)
+    for key in PATH_KEYS:
+        value = out.get(key)
+        if not isinstance(value, str) or not value:
+            continue
+        if os.path.isabs(value) or base is not None:
+            out[key] = _stored_path(base.resolve(value) if base is not None else Path(value), holder)
+    return out
+
+
+def resolve_paths(section: Mapping[str, Any], base: PathBase) -> dict[str, Any]:
+    """``section`` with its :data:`PATH_KEYS` paths resolved against ``base`` (for a stored section,
+    ``PathBase.content(baseline_file)``); a bare name (a system binary) stays as it is."""
+    return {k: str(base.resolve(v)) if k in PATH_KEYS and isinstance(v, str) and ("/" in v or os.sep in v) else v
+            for k, v in section.items()}
 
 
 # -- reading ----------------------------------------------------------------------------------------
@@ -251,6 +284,16 @@ class Baseline:
     def metrics(self) -> Mapping[str, Any]:
         """Machine-independent metrics."""
         return self.data.get("metrics") or {}
+
+    @property
+    def scenario(self) -> dict[str, Any]:
+        """The stored scenario description, its paths resolved against the baseline's folder."""
+        return resolve_paths(self.data.get("scenario") or {}, PathBase.content(self.path))
+
+    @property
+    def engine(self) -> dict[str, Any]:
+        """The stored game build identity, its paths resolved against the baseline's folder."""
+        return resolve_paths(self.data.get("engine") or {}, PathBase.content(self.path))
 
     @property
     def success_counts(self) -> tuple[int, int] | None:
@@ -288,119 +331,56 @@ def load_baseline(path: Path | str, nodeid: str | None = None) -> Baseline | Non
             file and how to regenerate it.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not path.exists():
         return None
-    except OSError as exc:
-        raise BaselineError(f"cannot read baseline {path}: {exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BaselineError(f"baseline {path} is not valid JSON ({exc}); "
-                            f"{_regenerate_hint(path, nodeid)}") from None
-    if not isinstance(data, dict) or "schema_version" not in data:
-        raise BaselineError(f"baseline {path} is not a pytest-rlplaytest baseline (no schema_version); "
-                            f"{_regenerate_hint(path, nodeid)}")
-    version = data["schema_version"]
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise BaselineError(f"baseline {path} has an invalid schema_version {version!r}; "
-                            f"{_regenerate_hint(path, nodeid)}")
-    if version < SCHEMA_VERSION:
-        raise BaselineError(
-            f"baseline {path} uses schema version {version}, older than the version {SCHEMA_VERSION} "
-            f"this pytest-rlplaytest reads; {_regenerate_hint(path, nodeid or data.get('nodeid'))}"
-        )
-    if version > SCHEMA_VERSION:
-        raise BaselineError(
-            f"baseline {path} uses schema version {version}, written by a newer pytest-rlplaytest "
-            f"({data.get('plugin_version', 'unknown')}) than this one ({plugin_version()}, schema "
-            f"{SCHEMA_VERSION}); upgrade pytest-rlplaytest, or {_regenerate_hint(path, nodeid)}"
-        )
+    hint = _regenerate_hint(path, nodeid)
+    data = load_versioned(path, kind="baseline", current=SCHEMA_VERSION, error=BaselineError, fix=hint)
     metrics = data.get("metrics")
     if not isinstance(metrics, dict) or not isinstance(data.get("machines", {}), dict):
-        raise BaselineError(f"baseline {path} is missing its metrics section; {_regenerate_hint(path, nodeid)}")
+        raise BaselineError(f"baseline {path} is missing its metrics section; {hint}")
     success = metrics.get("success")
     if success is not None and not (isinstance(success, dict) and {"successes", "judged"} <= set(success)):
-        raise BaselineError(f"baseline {path} has a malformed success entry; {_regenerate_hint(path, nodeid)}")
+        raise BaselineError(f"baseline {path} has a malformed success entry; {hint}")
     return Baseline(path=path, data=data)
 
 
 # -- writing ----------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _folder_lock(folder: Path) -> Iterator[None]:
-    """An advisory exclusive lock on ``folder`` itself (POSIX ``flock`` on the directory).
-
-    Locking the directory leaves no lock files behind in a committed baselines folder. Where
-    directories cannot be locked (Windows) this is a no-op; the atomic replace still guarantees
-    that readers never see a torn file.
-    """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically: a temp file in the same folder, fsync, ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def write_baseline(path: Path | str, result: PlaytestResult, *, nodeid: str | None = None,
-                   scenario: Mapping[str, Any] | None = None, machine: str | None = None) -> Path:
+                   scenario: Mapping[str, Any] | None = None, machine: str | None = None,
+                   paths: PathBase | None = None) -> Path:
     """Create or refresh the baseline at ``path`` from ``result``.
 
     Machine-independent metrics, the scenario and the engine identity are replaced; this machine's
-    timing metrics are replaced and other machines' entries are kept. A malformed or old-schema
-    file is replaced outright (that is what regenerating means).
+    timing metrics are replaced (dropped when this run measured none) and other machines' entries are
+    kept. A malformed or old-schema file is replaced outright (that is what regenerating means).
+    Paths are stored relative to ``path``; ``paths`` is the base of relative paths in the scenario
+    description (the test file's folder).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     shared, timing = record_from_result(result)
     info = machine_info()
     mid = machine or machine_id(info)
-    with _folder_lock(path.parent):
+    with folder_lock(path.parent):
         try:
             previous = load_baseline(path)
         except BaselineError:
             previous = None
         machines: dict[str, Any] = dict(previous.machines) if previous else {}
+        machines.pop(mid, None)
         if timing:
             machines[mid] = {"info": info, "updated": _now(), "metrics": timing}
-        data = {
+        atomic_write_json(path, {
             "schema_version": SCHEMA_VERSION,
             "plugin_version": plugin_version(),
             "nodeid": nodeid or (previous.nodeid if previous else None),
             "created": (previous.data.get("created") if previous else None) or _now(),
             "updated": _now(),
-            "scenario": dict(scenario if scenario is not None else (result.scenario or {})),
-            "engine": dict(result.engine or {}),
+            "scenario": store_paths(scenario if scenario is not None else (result.scenario or {}), path, paths),
+            "engine": store_paths(result.engine or {}, path),
             "recorded_on": mid,
             "metrics": shared,
             "machines": machines,
-        }
-        atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+        })
     return path
 
 

@@ -13,20 +13,23 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..common.paths import PathBase
 from . import config as _config
-from .assertions import Verdict, assert_matches_baseline
 from .baselines import Baseline, baseline_path, load_baseline, unused_baselines
+from .compare import assert_matches_baseline
 from .tolerances import Tolerance
+from .verdict import Verdict
 
 if TYPE_CHECKING:
     from ..playtest import PlaytestResult
+    from ..settings import Settings
 
 __all__ = ["FIXTURE_NAME", "BaselineCheck", "BaselineUsage"]
 
 FIXTURE_NAME = "rl_baseline"
 
 
-def _settings_paths(settings: Any) -> tuple[Path, Path, bool]:
+def _settings_paths(settings: Settings | None) -> tuple[Path, Path, bool]:
     """``(baselines_dir, rootdir, update)`` from plugin ``Settings`` or the verdict defaults."""
     if settings is not None:
         return settings.baselines_dir, settings.rootdir, settings.update_baselines
@@ -41,13 +44,15 @@ class BaselineCheck:
     Args:
         nodeid: the test's node id (``request.node.nodeid``).
         test_file: the file defining the test (``request.node.path``).
-        settings: the plugin's resolved ``Settings`` (``baselines_path``, ``rootdir``,
+        settings: the plugin's resolved ``Settings`` (``baselines_dir``, ``rootdir``,
             ``update_baselines``); None uses the defaults installed by :func:`.config.configure`.
     """
 
-    def __init__(self, nodeid: str, test_file: Path | str, settings: Any = None) -> None:
+    def __init__(self, nodeid: str, test_file: Path | str, settings: Settings | None = None) -> None:
+        """The baseline of ``nodeid``; relative paths in its scenario resolve against ``test_file``'s folder."""
         self.nodeid = nodeid
         self.test_file = Path(test_file)
+        self.paths = PathBase.marker(self.test_file)
         self.baselines_dir, self.rootdir, self.update = _settings_paths(settings)
         self.path = baseline_path(self.baselines_dir, self.rootdir, self.test_file, nodeid)
 
@@ -68,7 +73,7 @@ class BaselineCheck:
         """
         __tracebackhide__ = True
         return assert_matches_baseline(result, self.path, tolerances, alpha=alpha, nodeid=self.nodeid,
-                                       update=self.update, scenario=scenario)
+                                       update=self.update, scenario=scenario, paths=self.paths)
 
     def __repr__(self) -> str:
         return f"BaselineCheck({self.nodeid!r}, path={str(self.path)!r}, update={self.update})"

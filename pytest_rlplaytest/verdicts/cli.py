@@ -16,14 +16,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..common.table import fmt_number, render_text_table
+from ..settings import SettingError, Settings, resolve_mapping
+from . import config as _config
 from .baselines import baseline_path, list_baselines, load_baseline, machine_id
 from .errors import BaselineError
-from .stats import clopper_pearson_interval, fisher_exact_less
+from .stats import CI_LABEL, fisher_exact_less, success_interval
 
 __all__ = ["add_baselines_arguments", "add_baselines_parser", "baselines_diff", "baselines_list", "baselines_show",
            "run_baselines", "run_baselines_command"]
-
-BASELINES_DIR_ENV = "RLPLAYTEST_BASELINES_DIR"
 
 
 def add_baselines_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -38,7 +39,8 @@ def add_baselines_arguments(parser: argparse.ArgumentParser) -> None:
     """Give an existing ``baselines`` parser its options and ``list``/``show``/``diff`` sub-commands."""
     parser.add_argument("--rootdir", default=None, help="project root (default: current folder)")
     parser.add_argument("--dir", dest="baselines_dir", default=None,
-                        help=f"baselines folder, relative to rootdir (default: ${BASELINES_DIR_ENV} or baselines)")
+                        help="baselines folder, relative to rootdir (default: the rl_baselines_dir setting, "
+                             "i.e. $RLPLAYTEST_BASELINES_DIR or baselines)")
     sub = parser.add_subparsers(dest="baselines_command", required=True, metavar="{list,show,diff}")
     p_list = sub.add_parser("list", help="list stored baselines with their headline numbers")
     p_list.add_argument("--json", action="store_true", help="print JSON")
@@ -54,13 +56,22 @@ def add_baselines_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_baselines(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    """Dispatch ``args.baselines_command`` to list/show/diff."""
+    """Dispatch ``args.baselines_command`` to list/show/diff, with the settings of ``--rootdir``
+    (``--dir`` or the ``baselines_dir`` setting; ``machine_id`` for frame times)."""
     handlers = {"list": baselines_list, "show": baselines_show, "diff": baselines_diff}
     handler = handlers.get(getattr(args, "baselines_command", None) or "")
     if handler is None:
         print("rlplaytest baselines: choose list, show or diff", file=sys.stderr)
         return 2
-    return handler(args, out)
+    try:
+        settings = _settings(args)
+    except SettingError as exc:
+        return _err(str(exc))
+    token = _config.configure(settings)
+    try:
+        return handler(args, out)
+    finally:
+        _config.restore(token)
 
 
 #: the name the ``rlplaytest`` command dispatches to
@@ -68,10 +79,16 @@ run_baselines_command = run_baselines
 
 
 # -- helpers ----------------------------------------------------------------------------------------
+def _settings(args: argparse.Namespace) -> Settings:
+    """The settings of the command: ``--dir`` over the environment over the default, against ``--rootdir``."""
+    given = getattr(args, "baselines_dir", None)
+    return resolve_mapping({"baselines_dir": given} if given else {},
+                           rootdir=getattr(args, "rootdir", None) or Path.cwd())
+
+
 def _dirs(args: argparse.Namespace) -> tuple[Path, Path]:
-    rootdir = Path(getattr(args, "rootdir", None) or Path.cwd())
-    name = getattr(args, "baselines_dir", None) or os.environ.get(BASELINES_DIR_ENV) or "baselines"
-    return rootdir, (rootdir / name)
+    settings = _settings(args)
+    return settings.rootdir, settings.baselines_dir
 
 
 def _resolve(target: str, args: argparse.Namespace) -> Path:
@@ -87,21 +104,12 @@ def _resolve(target: str, args: argparse.Namespace) -> Path:
 
 
 def _render(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    grid = [list(header), *[list(r) for r in rows]]
-    widths = [max(len(line[i]) for line in grid) for i in range(len(header))]
-    lines = []
-    for n, line in enumerate(grid):
-        lines.append("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return "\n".join(render_text_table(header, rows))
 
 
 def _num(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}"
+    if value is None or isinstance(value, (int, float)):
+        return fmt_number(value, digits)
     return str(value)
 
 
@@ -273,10 +281,10 @@ def baselines_diff(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if "_success" in old and "_success" in new:
         (ka, na), (kb, nb) = old["_success"], new["_success"]
         p_value = fisher_exact_less(kb, nb, ka, na)
-        lo_a, hi_a = clopper_pearson_interval(ka, na)
-        lo_b, hi_b = clopper_pearson_interval(kb, nb)
+        lo_a, hi_a = success_interval(ka, na)
+        lo_b, hi_b = success_interval(kb, nb)
         lower = p_value <= alpha
-        print(f"\nsuccess rate {ka}/{na} [{lo_a:.3f}, {hi_a:.3f}] -> {kb}/{nb} [{lo_b:.3f}, {hi_b:.3f}] (95% exact); "
+        print(f"\nsuccess rate {ka}/{na} [{lo_a:.3f}, {hi_a:.3f}] -> {kb}/{nb} [{lo_b:.3f}, {hi_b:.3f}] ({CI_LABEL}); "
               f"Fisher's exact one-sided test of a lower new rate: p={p_value:.4g} -> "
               + ("significantly lower" if lower else "not significantly lower") + f" at alpha={alpha:g}", file=out)
         code = 1 if lower else 0

@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import VerdictUsageError
+
 if TYPE_CHECKING:
     from ..settings import Settings
 
@@ -69,7 +71,7 @@ def configure(settings: Settings | None = None, **overrides: Any) -> contextvars
     if overrides:
         cfg = replace(cfg, **overrides)
     if cfg.inconclusive not in INCONCLUSIVE_CHOICES:
-        raise ValueError(f"inconclusive must be one of {', '.join(INCONCLUSIVE_CHOICES)}, "
+        raise VerdictUsageError(f"inconclusive must be one of {', '.join(INCONCLUSIVE_CHOICES)}, "
                          f"got {cfg.inconclusive!r}")
     return _CURRENT.set(cfg)
 

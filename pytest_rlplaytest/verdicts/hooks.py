@@ -16,12 +16,15 @@ It then:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from . import config as verdict_config
 from .check import BaselineUsage
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 __all__ = ["VerdictPlugin"]
 
@@ -31,7 +34,7 @@ class VerdictPlugin:
 
     NAME = "rlplaytest-verdicts"
 
-    def __init__(self, config: pytest.Config, settings: Any) -> None:
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
         """Install the verdict defaults from ``settings`` (the plugin's resolved ``Settings``)."""
         self.config = config
         self.token = verdict_config.configure(settings)

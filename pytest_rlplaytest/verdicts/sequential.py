@@ -6,6 +6,9 @@ Usage with :func:`pytest_rlplaytest.playtest.run_playtest`::
     result = run_playtest(agent, venv, episodes=200, stop=stop)   # 200 is the cap
     assert_success_rate(result, at_least=0.8)                    # judged by the SPRT's decision
 
+In a scenario test, ``rl_playtest(sequential=True, at_least=0.8)`` does both: it stops on the SPRT and
+decides with :func:`~.success.decide_success_rate` (a "worse" decision fails the test).
+
 The SPRT tests ``H0: rate = p`` against ``H1: rate = p + delta`` (see :class:`.stats.SPRT`):
 ``P(pass) <= ~alpha`` when the true rate is at most ``p`` and ``P(fail) <= ~beta`` when it is at
 least ``p + delta``. With a true rate of 0.9 against a threshold of 0.8 (alpha 0.05, power 0.8) it
@@ -22,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import VerdictUsageError
 from .stats import SPRT
 
 __all__ = ["SequentialOutcome", "SequentialStopper", "sequential_outcome", "sequential_stopper"]
@@ -69,7 +73,7 @@ class SequentialStopper:
                  cap: int | None = None) -> None:
         """Set up ``H0: rate = threshold`` against ``H1: rate = threshold + delta``."""
         if cap is not None and cap < 1:
-            raise ValueError(f"cap must be >= 1, got {cap}")
+            raise VerdictUsageError(f"cap must be >= 1, got {cap}")
         self.sprt = SPRT.for_threshold(threshold, delta, alpha, beta)
         self.threshold = threshold
         self.delta = delta

@@ -1,17 +1,19 @@
-"""Exact small-sample statistics for playtest verdicts, with no scipy at runtime.
+"""Exact small-sample statistics for playtest verdicts.
 
-Everything here is a pure function (or the small :class:`SPRT` state machine) of counts. The
-binomial and Student-t distributions are evaluated through the regularized incomplete beta function
-``I_x(a, b)``, computed with the Lentz continued fraction (Numerical Recipes, 3rd ed., §6.4);
-quantiles are found by bisection. Accuracy is better than 1e-10 absolute (lgamma round-off grows
-slowly with the counts) for thousands of trials (the test-suite checks n up to 5000
-against scipy).
+The distributions come from scipy (imported on first use, so loading the plugin stays fast):
+binomial tails (``scipy.special.bdtr``/``bdtrc``), Beta quantiles (``betaincinv``), Student t
+(``stdtrit``) and Fisher's exact test (``scipy.stats.fisher_exact``). What is ours is the verdict
+logic on top of them: the exact tests and bounds, their planning and power, and Wald's SPRT with its
+exact operating characteristic.
 
 Statistics provided
 -------------------
 * :func:`clopper_pearson_lower` / :func:`clopper_pearson_upper` / :func:`clopper_pearson_interval`:
-  the exact (Clopper-Pearson, 1934) confidence bounds of a binomial proportion, by inverting the
-  binomial CDF. The one-sided lower bound ``L`` at level ``alpha`` solves ``P(X >= k | L) = alpha``.
+  the exact (Clopper-Pearson, 1934) confidence bounds of a binomial proportion. The one-sided lower
+  bound ``L`` at level ``alpha`` solves ``P(X >= k | L) = alpha``.
+* :func:`success_interval`: THE interval every report of a success rate shows (terminal, run report,
+  JUnit, summaries, baselines, verdict tables): the two-sided 95% Clopper-Pearson interval, named
+  :data:`CI_LABEL` for people and :data:`CI_METHOD` in stored files.
 * :func:`binom_test_greater` / :func:`binom_test_less`: one-sided exact binomial tests
   (``H0: p <= p0`` vs ``H1: p > p0`` and ``H0: p >= p0`` vs ``H1: p < p0``). They are dual to the
   bounds: ``binom_test_greater(k, n, p0) <= alpha`` exactly when ``clopper_pearson_lower(k, n,
@@ -20,8 +22,7 @@ Statistics provided
   one-sided exact binomial test.
 * :class:`SPRT` and :func:`sprt_operating_characteristics`: Wald's sequential probability ratio
   test for a Bernoulli rate, and its exact operating characteristic computed by dynamic programming.
-* :func:`fisher_exact_less`: Fisher's exact one-sided test that one success rate is below another
-  (conditional on the total number of successes, i.e. hypergeometric).
+* :func:`fisher_exact_less`: Fisher's exact one-sided test that one success rate is below another.
 * :func:`t_interval`: Student-t confidence interval of a mean.
 """
 
@@ -33,13 +34,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import VerdictUsageError
+
 __all__ = [
+    "ACCEPT_H0",
+    "ACCEPT_H1",
+    "CI_CONFIDENCE",
+    "CI_LABEL",
+    "CI_METHOD",
+    "CONTINUE",
     "SPRT",
     "SPRTCharacteristics",
-    "beta_ppf",
-    "betainc",
-    "binom_cdf",
-    "binom_sf",
     "binom_test_greater",
     "binom_test_less",
     "clopper_pearson_interval",
@@ -49,119 +54,55 @@ __all__ = [
     "fisher_exact_less",
     "plan_episodes",
     "sprt_operating_characteristics",
-    "student_t_cdf",
-    "student_t_ppf",
+    "success_interval",
     "t_interval",
 ]
 
-_EPS = 1e-16
-_FPMIN = 1e-300
-_MAXIT = 100_000
+#: the confidence of :func:`success_interval`
+CI_CONFIDENCE = 0.95
+#: how stored files (summaries, baselines, JUnit) name the success-rate interval
+CI_METHOD = "clopper-pearson-95"
+#: how people read it (terminal, run report, verdict tables)
+CI_LABEL = "95% CI (Clopper-Pearson)"
 
 
-# -- the regularized incomplete beta function --------------------------------------------------------
-def _betacf(a: float, b: float, x: float) -> float:
-    """Continued fraction for ``I_x(a, b)`` (modified Lentz), converging for ``x < (a+1)/(a+b+2)``."""
-    qab, qap, qam = a + b, a + 1.0, a - 1.0
-    c = 1.0
-    d = 1.0 - qab * x / qap
-    if abs(d) < _FPMIN:
-        d = _FPMIN
-    d = 1.0 / d
-    h = d
-    for m in range(1, _MAXIT + 1):
-        m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        if abs(d) < _FPMIN:
-            d = _FPMIN
-        c = 1.0 + aa / c
-        if abs(c) < _FPMIN:
-            c = _FPMIN
-        d = 1.0 / d
-        h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        if abs(d) < _FPMIN:
-            d = _FPMIN
-        c = 1.0 + aa / c
-        if abs(c) < _FPMIN:
-            c = _FPMIN
-        d = 1.0 / d
-        delta = d * c
-        h *= delta
-        if abs(delta - 1.0) < _EPS:
-            return h
-    raise ArithmeticError(f"incomplete beta continued fraction did not converge (a={a}, b={b}, x={x})")
-
-
-def betainc(a: float, b: float, x: float) -> float:
-    """Regularized incomplete beta function ``I_x(a, b) = B(x; a, b) / B(a, b)`` for ``a, b > 0``.
-
-    This is the CDF of the Beta(a, b) distribution at ``x``.
-    """
-    if a <= 0 or b <= 0:
-        raise ValueError(f"betainc needs a > 0 and b > 0, got a={a}, b={b}")
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-                 + a * math.log(x) + b * math.log1p(-x))
-    if x < (a + 1.0) / (a + b + 2.0):
-        return min(1.0, math.exp(log_front) * _betacf(a, b, x) / a)
-    return max(0.0, 1.0 - math.exp(log_front) * _betacf(b, a, 1.0 - x) / b)
-
-
-def beta_ppf(q: float, a: float, b: float) -> float:
-    """Quantile of the Beta(a, b) distribution: the ``x`` with ``I_x(a, b) = q`` (bisection)."""
-    if not 0.0 <= q <= 1.0:
-        raise ValueError(f"q must be in [0, 1], got {q}")
-    if q == 0.0:
-        return 0.0
-    if q == 1.0:
-        return 1.0
-    lo, hi = 0.0, 1.0
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if betainc(a, b, mid) < q:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-15:
-            break
-    return 0.5 * (lo + hi)
-
-
-# -- binomial distribution -----------------------------------------------------------------------------
+# -- input checks -----------------------------------------------------------------------------------
 def _check_counts(k: int, n: int) -> None:
     if n < 0 or k < 0 or k > n:
-        raise ValueError(f"need 0 <= successes <= trials, got successes={k}, trials={n}")
+        raise VerdictUsageError(f"need 0 <= successes <= trials, got successes={k}, trials={n}")
 
 
 def _check_prob(p: float, name: str = "p") -> None:
     if not 0.0 <= p <= 1.0 or p != p:
-        raise ValueError(f"{name} must be a probability in [0, 1], got {p}")
+        raise VerdictUsageError(f"{name} must be a probability in [0, 1], got {p}")
 
 
-def binom_cdf(k: int, n: int, p: float) -> float:
-    """``P(X <= k)`` for ``X ~ Binomial(n, p)``; equals ``I_{1-p}(n - k, k + 1)``."""
-    _check_prob(p)
-    if k < 0:
-        return 0.0
-    if k >= n:
-        return 1.0
-    return betainc(n - k, k + 1, 1.0 - p)
+def _check_alpha(alpha: float) -> None:
+    if not 0.0 < alpha < 1.0:
+        raise VerdictUsageError(f"alpha must be in (0, 1), got {alpha}")
 
 
-def binom_sf(k: int, n: int, p: float) -> float:
-    """``P(X >= k)`` for ``X ~ Binomial(n, p)`` (note: *at least* k); equals ``I_p(k, n - k + 1)``."""
-    _check_prob(p)
+# -- binomial tails ---------------------------------------------------------------------------------
+def _at_least(k: int, n: int, p: float) -> float:
+    """``P(X >= k)`` for ``X ~ Binomial(n, p)``."""
+    from scipy import special
+
     if k <= 0:
         return 1.0
     if k > n:
         return 0.0
-    return betainc(k, n - k + 1, p)
+    return float(special.bdtrc(k - 1, n, p))
+
+
+def _at_most(k: int, n: int, p: float) -> float:
+    """``P(X <= k)`` for ``X ~ Binomial(n, p)``."""
+    from scipy import special
+
+    if k < 0:
+        return 0.0
+    if k >= n:
+        return 1.0
+    return float(special.bdtr(k, n, p))
 
 
 def binom_test_greater(successes: int, trials: int, p0: float) -> float:
@@ -171,7 +112,8 @@ def binom_test_greater(successes: int, trials: int, p0: float) -> float:
     exceeds ``p0``) when it is ``<= alpha``.
     """
     _check_counts(successes, trials)
-    return binom_sf(successes, trials, p0)
+    _check_prob(p0, "p0")
+    return _at_least(successes, trials, p0)
 
 
 def binom_test_less(successes: int, trials: int, p0: float) -> float:
@@ -181,37 +123,42 @@ def binom_test_less(successes: int, trials: int, p0: float) -> float:
     below ``p0``) when it is ``<= alpha``.
     """
     _check_counts(successes, trials)
-    return binom_cdf(successes, trials, p0)
+    _check_prob(p0, "p0")
+    return _at_most(successes, trials, p0)
 
 
+# -- Clopper-Pearson --------------------------------------------------------------------------------
 def clopper_pearson_lower(successes: int, trials: int, alpha: float = 0.05) -> float:
     """Exact one-sided lower confidence bound (level ``1 - alpha``) of a binomial proportion.
 
-    The Clopper-Pearson bound ``L`` solves ``P(X >= k | n, L) = alpha``, i.e. it is the ``alpha``
-    quantile of Beta(k, n - k + 1); ``L = 0`` when ``k = 0``. ``P(p >= L) >= 1 - alpha`` for every
-    true ``p`` (the coverage is guaranteed, not approximate).
+    ``L`` solves ``P(X >= k | n, L) = alpha``: the ``alpha`` quantile of Beta(k, n - k + 1); ``L = 0``
+    when ``k = 0``. ``P(p >= L) >= 1 - alpha`` for every true ``p``.
     """
+    from scipy import special
+
     _check_counts(successes, trials)
     _check_alpha(alpha)
     if successes == 0:
         return 0.0
-    return beta_ppf(alpha, successes, trials - successes + 1)
+    return float(special.betaincinv(successes, trials - successes + 1, alpha))
 
 
 def clopper_pearson_upper(successes: int, trials: int, alpha: float = 0.05) -> float:
     """Exact one-sided upper confidence bound (level ``1 - alpha``) of a binomial proportion.
 
-    ``U`` solves ``P(X <= k | n, U) = alpha``, i.e. it is the ``1 - alpha`` quantile of
-    Beta(k + 1, n - k); ``U = 1`` when ``k = n``.
+    ``U`` solves ``P(X <= k | n, U) = alpha``: the ``1 - alpha`` quantile of Beta(k + 1, n - k);
+    ``U = 1`` when ``k = n``.
     """
+    from scipy import special
+
     _check_counts(successes, trials)
     _check_alpha(alpha)
     if successes == trials:
         return 1.0
-    return beta_ppf(1.0 - alpha, successes + 1, trials - successes)
+    return float(special.betaincinv(successes + 1, trials - successes, 1.0 - alpha))
 
 
-def clopper_pearson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
+def clopper_pearson_interval(successes: int, trials: int, confidence: float = CI_CONFIDENCE) -> tuple[float, float]:
     """Exact two-sided Clopper-Pearson interval: each side at level ``(1 - confidence) / 2``.
 
     With no trials the interval is ``(0, 1)``.
@@ -222,16 +169,16 @@ def clopper_pearson_interval(successes: int, trials: int, confidence: float = 0.
     return (clopper_pearson_lower(successes, trials, half), clopper_pearson_upper(successes, trials, half))
 
 
-def _check_alpha(alpha: float) -> None:
-    if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+def success_interval(successes: int, trials: int) -> tuple[float, float]:
+    """The success-rate interval every report shows: two-sided 95% Clopper-Pearson (:data:`CI_LABEL`)."""
+    return clopper_pearson_interval(successes, trials, CI_CONFIDENCE)
 
 
 # -- planning the fixed-size exact test --------------------------------------------------------------
 def _critical_successes(n: int, p0: float, alpha: float, start: int = 0) -> int:
     """Smallest ``c`` with ``P(X >= c | n, p0) <= alpha`` (``n + 1`` when the test cannot reject)."""
     c = start
-    while c <= n and binom_sf(c, n, p0) > alpha:
+    while c <= n and _at_least(c, n, p0) > alpha:
         c += 1
     return c
 
@@ -239,11 +186,10 @@ def _critical_successes(n: int, p0: float, alpha: float, start: int = 0) -> int:
 def exact_power(n: int, p0: float, p1: float, alpha: float = 0.05) -> float:
     """Power of the one-sided exact binomial test with ``n`` trials at level ``alpha``.
 
-    For ``p1 > p0`` the test is ``H0: p <= p0`` vs ``H1: p > p0`` and rejects when
-    ``X >= c`` (the smallest ``c`` with ``P(X >= c | p0) <= alpha``); the power is
-    ``P(X >= c | p1)``. For ``p1 < p0`` the mirror-image test ``H0: p >= p0`` vs ``H1: p < p0`` is
-    used (rejecting for few successes), so the result is the probability of concluding the rate is
-    below ``p0`` when it is really ``p1``.
+    For ``p1 > p0`` the test is ``H0: p <= p0`` vs ``H1: p > p0`` and rejects when ``X >= c`` (the
+    smallest ``c`` with ``P(X >= c | p0) <= alpha``); the power is ``P(X >= c | p1)``. For
+    ``p1 < p0`` the mirror-image test ``H0: p >= p0`` vs ``H1: p < p0`` is used, so the result is the
+    probability of concluding the rate is below ``p0`` when it is really ``p1``.
     """
     _check_prob(p0, "p0")
     _check_prob(p1, "p1")
@@ -252,8 +198,7 @@ def exact_power(n: int, p0: float, p1: float, alpha: float = 0.05) -> float:
         return 0.0
     if p1 < p0:
         return exact_power(n, 1.0 - p0, 1.0 - p1, alpha)
-    c = _critical_successes(n, p0, alpha)
-    return binom_sf(c, n, p1)
+    return _at_least(_critical_successes(n, p0, alpha), n, p1)
 
 
 def plan_episodes(p0: float, p1: float, alpha: float = 0.05, power: float = 0.8, *,
@@ -262,36 +207,45 @@ def plan_episodes(p0: float, p1: float, alpha: float = 0.05, power: float = 0.8,
     ``alpha`` has at least ``power`` against the alternative ``p1``.
 
     With ``p1 > p0`` this is the test of ``H0: p <= p0`` (see :func:`exact_power`); with ``p1 < p0``
-    the mirror test of ``H0: p >= p0``. Because the exact test is discrete, its power is not monotone
-    in ``n`` (a "saw-tooth"): a slightly larger ``n`` can have slightly less power. This returns the
-    smallest ``n`` reaching the target, which is the conventional answer.
+    the mirror test of ``H0: p >= p0``. The exact test's power is a saw-tooth in ``n`` (a slightly
+    larger ``n`` can have slightly less power); this returns the smallest ``n`` reaching the target.
 
     Raises:
-        ValueError: when ``p0 == p1``, or no ``n <= max_n`` reaches the power.
+        VerdictUsageError: when ``p0 == p1``, or no ``n <= max_n`` reaches the power.
     """
     _check_prob(p0, "p0")
     _check_prob(p1, "p1")
     _check_alpha(alpha)
     if not 0.0 < power < 1.0:
-        raise ValueError(f"power must be in (0, 1), got {power}")
+        raise VerdictUsageError(f"power must be in (0, 1), got {power}")
     if p1 == p0:
-        raise ValueError("p1 must differ from p0: no sample size can tell equal rates apart")
+        raise VerdictUsageError("p1 must differ from p0: no sample size can tell equal rates apart")
     if p1 < p0:
         return plan_episodes(1.0 - p0, 1.0 - p1, alpha, power, max_n=max_n)
     c = 0
     for n in range(1, max_n + 1):
         # The critical value never decreases with n, and grows by at most one per extra trial.
         c = _critical_successes(n, p0, alpha, start=c)
-        if c <= n and binom_sf(c, n, p1) >= power:
+        if c <= n and _at_least(c, n, p1) >= power:
             return n
-    raise ValueError(f"no sample size up to {max_n} gives power {power} to tell {p1} from {p0} "
-                     f"at alpha={alpha}")
+    raise VerdictUsageError(f"no sample size up to {max_n} gives power {power} to tell {p1} from {p0} "
+                            f"at alpha={alpha}")
 
 
 # -- Wald's sequential probability ratio test ------------------------------------------------------
 ACCEPT_H1 = "accept_h1"
 ACCEPT_H0 = "accept_h0"
 CONTINUE = "continue"
+
+
+def _check_sprt(p0: float, p1: float, alpha: float, beta: float) -> None:
+    if not 0.0 < p0 < p1 < 1.0:
+        raise VerdictUsageError(f"the SPRT needs 0 < p0 < p1 < 1, got p0={p0}, p1={p1}")
+    _check_alpha(alpha)
+    if not 0.0 < beta < 1.0:
+        raise VerdictUsageError(f"beta must be in (0, 1), got {beta}")
+    if alpha + beta >= 1.0:
+        raise VerdictUsageError(f"alpha + beta must be below 1, got alpha={alpha}, beta={beta}")
 
 
 class SPRT:
@@ -314,13 +268,7 @@ class SPRT:
 
     def __init__(self, p0: float, p1: float, alpha: float = 0.05, beta: float = 0.2) -> None:
         """Set up the test; ``alpha`` is P(accept H1 | p0), ``beta`` is P(accept H0 | p1)."""
-        if not 0.0 < p0 < p1 < 1.0:
-            raise ValueError(f"the SPRT needs 0 < p0 < p1 < 1, got p0={p0}, p1={p1}")
-        _check_alpha(alpha)
-        if not 0.0 < beta < 1.0:
-            raise ValueError(f"beta must be in (0, 1), got {beta}")
-        if alpha + beta >= 1.0:
-            raise ValueError(f"alpha + beta must be below 1, got alpha={alpha}, beta={beta}")
+        _check_sprt(p0, p1, alpha, beta)
         self.p0, self.p1, self.alpha, self.beta = p0, p1, alpha, beta
         self.log_a = math.log((1.0 - beta) / alpha)
         self.log_b = math.log(beta / (1.0 - alpha))
@@ -337,9 +285,9 @@ class SPRT:
                       beta: float = 0.2) -> SPRT:
         """The SPRT of ``H0: p = threshold`` against ``H1: p = threshold + delta``."""
         if delta <= 0:
-            raise ValueError(f"delta must be > 0, got {delta}")
+            raise VerdictUsageError(f"delta must be > 0, got {delta}")
         if not 0.0 < threshold + delta < 1.0:
-            raise ValueError(
+            raise VerdictUsageError(
                 f"threshold + delta = {threshold + delta:g} must be below 1 for a sequential test; "
                 f"use delta < {1.0 - threshold:g}"
             )
@@ -372,38 +320,38 @@ class SPRT:
         """True once a bound was crossed."""
         return self.decision != CONTINUE
 
+    def drift(self, p: float) -> float:
+        """The expected change of the log-likelihood ratio per episode at the true rate ``p``."""
+        return p * self.step_success + (1 - p) * self.step_failure
+
     def expected_episodes(self, p: float) -> float:
         """Wald's approximation of the expected number of trials when the true rate is ``p``
         (ignoring the overshoot of the bounds, so slightly low)."""
-        oc = self._wald_oc(p)  # P(accept H0)
-        drift = p * self.step_success + (1 - p) * self.step_failure
+        drift = self.drift(p)
         if abs(drift) < 1e-12:
             second_moment = p * self.step_success ** 2 + (1 - p) * self.step_failure ** 2
             return -self.log_a * self.log_b / second_moment
+        oc = self._wald_oc(p)  # P(accept H0)
         return (oc * self.log_b + (1 - oc) * self.log_a) / drift
 
     def _wald_oc(self, p: float) -> float:
-        """Wald's approximate probability of accepting H0 at rate ``p`` (via the root ``h``)."""
-        # Solve p (p1/p0)^h + (1-p) ((1-p1)/(1-p0))^h = 1 for h != 0 by bisection on a bracket.
+        """Wald's approximate probability of accepting H0 at rate ``p``, through the nonzero root
+        ``h`` of ``p (p1/p0)^h + (1-p) ((1-p1)/(1-p0))^h = 1`` (found with scipy's ``brentq``)."""
+        from scipy.optimize import brentq
+
         def g(h: float) -> float:
             return p * math.exp(h * self.step_success) + (1 - p) * math.exp(h * self.step_failure) - 1
 
-        drift = p * self.step_success + (1 - p) * self.step_failure
+        drift = self.drift(p)
         if abs(drift) < 1e-12:
             return self.log_a / (self.log_a - self.log_b)
-        lo, hi = (1e-9, 1.0) if drift < 0 else (-1.0, -1e-9)
-        while g(hi if drift < 0 else lo) <= 0:
-            if drift < 0:
-                hi *= 2
-            else:
-                lo *= 2
-        for _ in range(200):
-            mid = 0.5 * (lo + hi)
-            if (g(mid) < 0) == (drift < 0):
-                lo = mid
-            else:
-                hi = mid
-        h = 0.5 * (lo + hi)
+        # g(0) = 0 and g'(0) = drift: the other root lies on the side where g first dips below 0.
+        sign = 1.0 if drift < 0 else -1.0
+        far = sign
+        while g(far) <= 0:
+            far *= 2
+        near = sign * 1e-9
+        h = float(brentq(g, min(near, far), max(near, far)))
         a_h, b_h = math.exp(h * self.log_a), math.exp(h * self.log_b)
         return (a_h - 1) / (a_h - b_h)
 
@@ -435,8 +383,7 @@ def sprt_operating_characteristics(p: float, p0: float, p1: float, alpha: float 
     test = SPRT(p0, p1, alpha, beta)
     alive = np.zeros(cap + 2)
     alive[0] = 1.0  # probability of being undecided with k successes after n trials
-    acc1 = acc0 = 0.0
-    expected = 0.0
+    acc1 = acc0 = expected = 0.0
     ks = np.arange(cap + 2)
     for n in range(1, cap + 1):
         new = np.empty_like(alive)
@@ -444,8 +391,7 @@ def sprt_operating_characteristics(p: float, p0: float, p1: float, alpha: float 
         new[1:] = alive[1:] * (1 - p) + alive[:-1] * p
         llr = ks * test.step_success + (n - ks) * test.step_failure
         valid = ks <= n
-        up = valid & (llr >= test.log_a)
-        down = valid & (llr <= test.log_b)
+        up, down = valid & (llr >= test.log_a), valid & (llr <= test.log_b)
         p_up, p_down = float(new[up].sum()), float(new[down].sum())
         acc1 += p_up
         acc0 += p_down
@@ -458,63 +404,22 @@ def sprt_operating_characteristics(p: float, p0: float, p1: float, alpha: float 
                                expected_episodes=expected)
 
 
-# -- two proportions ---------------------------------------------------------------------------------
-def _log_comb(n: int, k: int) -> float:
-    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
-
-
+# -- two proportions, means -------------------------------------------------------------------------
 def fisher_exact_less(k1: int, n1: int, k2: int, n2: int) -> float:
     """Fisher's exact one-sided test that group 1's success rate is below group 2's.
 
-    ``H0: p1 >= p2`` against ``H1: p1 < p2``. Conditional on the total number of successes
-    ``K = k1 + k2``, the successes of group 1 follow the hypergeometric distribution
-    (``N = n1 + n2`` items, ``K`` marked, ``n1`` drawn); the p-value is ``P(X <= k1)``. Identical
-    to ``scipy.stats.fisher_exact([[k1, n1-k1], [k2, n2-k2]], alternative="less")``.
+    ``H0: p1 >= p2`` against ``H1: p1 < p2``, conditional on the total number of successes
+    (hypergeometric): ``scipy.stats.fisher_exact([[k1, n1-k1], [k2, n2-k2]], alternative="less")``.
+    An empty group gives 1 (no evidence).
     """
+    from scipy.stats import fisher_exact
+
     _check_counts(k1, n1)
     _check_counts(k2, n2)
     if n1 == 0 or n2 == 0:
         return 1.0
-    big_n, big_k = n1 + n2, k1 + k2
-    lo = max(0, big_k - n2)
-    denom = _log_comb(big_n, n1)
-    logs = [_log_comb(big_k, x) + _log_comb(big_n - big_k, n1 - x) - denom for x in range(lo, k1 + 1)]
-    if not logs:
-        return 0.0
-    top = max(logs)
-    total = math.exp(top) * math.fsum(math.exp(v - top) for v in logs)
-    return min(1.0, total)
-
-
-# -- Student t ---------------------------------------------------------------------------------------
-def student_t_cdf(t: float, df: float) -> float:
-    """CDF of Student's t distribution with ``df`` degrees of freedom."""
-    if df <= 0:
-        raise ValueError(f"df must be > 0, got {df}")
-    tail = 0.5 * betainc(df / 2.0, 0.5, df / (df + t * t))
-    return 1.0 - tail if t > 0 else tail
-
-
-def student_t_ppf(q: float, df: float) -> float:
-    """Quantile of Student's t distribution (bisection on :func:`student_t_cdf`)."""
-    if not 0.0 < q < 1.0:
-        raise ValueError(f"q must be in (0, 1), got {q}")
-    if q == 0.5:
-        return 0.0
-    lo, hi = -1.0, 1.0
-    while student_t_cdf(lo, df) > q:
-        lo *= 2
-    while student_t_cdf(hi, df) < q:
-        hi *= 2
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if student_t_cdf(mid, df) < q:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-13 * max(1.0, abs(mid)):
-            break
-    return 0.5 * (lo + hi)
+    table = [[k1, n1 - k1], [k2, n2 - k2]]
+    return float(fisher_exact(table, alternative="less").pvalue)
 
 
 def t_interval(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
@@ -522,10 +427,13 @@ def t_interval(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -
 
     Returns ``(nan, nan)`` with fewer than two values.
     """
+    from scipy import special
+
     arr = np.asarray(values, dtype=float)
     n = len(arr)
     if n < 2:
         return (float("nan"), float("nan"))
     mean = float(arr.mean())
-    half = student_t_ppf(1.0 - (1.0 - confidence) / 2.0, n - 1) * float(arr.std(ddof=1)) / math.sqrt(n)
+    quantile = float(special.stdtrit(n - 1, 1.0 - (1.0 - confidence) / 2.0))
+    half = quantile * float(arr.std(ddof=1)) / math.sqrt(n)
     return (mean - half, mean + half)

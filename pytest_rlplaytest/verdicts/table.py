@@ -1,12 +1,17 @@
 """The compact verdict table shown in failure messages.
 
-Columns: ``metric | baseline | observed | interval | allowed | verdict``.
+Columns: ``metric | baseline | observed | interval | allowed | verdict``, rendered by the package's
+one table renderer (:func:`pytest_rlplaytest.common.table.render_text_table`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from ..common.table import fmt_number, render_text_table
+
+__all__ = ["COLUMNS", "FAIL", "INCONCLUSIVE", "NOT_JUDGED", "OK", "Row", "fmt_interval", "render_table"]
 
 COLUMNS = ("metric", "baseline", "observed", "interval", "allowed", "verdict")
 
@@ -40,30 +45,13 @@ class Row:
 
 def render_table(rows: Sequence[Row], indent: str = "  ") -> str:
     """Render rows as an aligned text table with a header line."""
-    grid = [COLUMNS, *(r.cells() for r in rows)]
-    widths = [max(len(line[i]) for line in grid) for i in range(len(COLUMNS))]
-    lines = []
-    for n, line in enumerate(grid):
-        lines.append(indent + " | ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip())
-        if n == 0:
-            lines.append(indent + "-+-".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def fmt(value: float | None, digits: int = 4) -> str:
-    """Format a number compactly (``-`` for None, ``nan`` for NaN)."""
-    if value is None:
-        return "-"
-    if value != value:
-        return "nan"
-    if value in (float("inf"), float("-inf")):
-        return "inf" if value > 0 else "-inf"
-    return f"{value:.{digits}g}"
+    return "\n".join(render_text_table(COLUMNS, [r.cells() for r in rows], sep=" | ", rule_sep="-+-",
+                                       indent=indent))
 
 
 def fmt_interval(low: float | None, high: float | None, label: str = "") -> str:
     """Format an interval as ``[low, high] label``; ``-`` when unknown."""
     if low is None or high is None or low != low or high != high:
         return "-"
-    text = f"[{fmt(low)}, {fmt(high)}]"
+    text = f"[{fmt_number(low)}, {fmt_number(high)}]"
     return f"{text} {label}" if label else text

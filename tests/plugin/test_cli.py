@@ -39,7 +39,7 @@ def test_report_rebuilt_from_artifacts(tiny_game: pytest.Pytester, capsys: pytes
     assert main(["report", str(tiny_game.path / "art")]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1] == str(report)
     text = report.read_text()
-    assert "| test_report_rebuilt_from_artifacts.py::test_one | passed | 1.00 [0.44, 1.00] |" in text
+    assert "| test_report_rebuilt_from_artifacts.py::test_one | passed | 1.00 [0.29, 1.00] |" in text
     assert "[summary](" in text and "[episodes](" in text
 
 

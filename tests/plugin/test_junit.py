@@ -21,8 +21,8 @@ def test_plain():
     pass
 """
 
-EXPECTED = {"rl_success_rate", "rl_success_ci_low", "rl_success_ci_high", "rl_mean_return", "rl_episodes",
-            "rl_timesteps", "rl_seed", "rl_train_seconds", "rl_eval_seconds", "rl_artifacts"}
+EXPECTED = {"rl_success_rate", "rl_success_ci_low", "rl_success_ci_high", "rl_success_ci_method", "rl_mean_return",
+            "rl_episodes", "rl_timesteps", "rl_seed", "rl_train_seconds", "rl_eval_seconds", "rl_artifacts"}
 
 
 @pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
@@ -37,6 +37,7 @@ def test_properties_in_junit_xml(tiny_game: pytest.Pytester, xdist: list[str]) -
         assert props["rl_episodes"] == episodes
         assert float(props["rl_success_ci_low"]) <= float(props["rl_success_rate"]) <= float(props["rl_success_ci_high"])
         assert int(props["rl_timesteps"]) == 64
+        assert props["rl_success_ci_method"] == "clopper-pearson-95"
     assert not list(cases["test_plain"].iter("property"))
 
 
@@ -49,9 +50,9 @@ def test_terminal_summary_once_with_every_scenario(tiny_game: pytest.Pytester, x
     assert out.count("rlplaytest summary") == 1
     # fnmatch treats [...] as a character class: match these lines with regular expressions
     result.stdout.re_match_lines([
-        r"scenario +outcome +success \[95% CI\] +mean return +episodes +timesteps",
-        r".*::test_one +passed +1\.00 \[0\.44, 1\.00\] +3\.00 +3 +64 ",
-        r".*::test_two +passed +1\.00 \[0\.51, 1\.00\] +3\.00 +4 +64 ",
+        r"scenario +outcome +success \[95% CI \(Clopper-Pearson\)\] +mean return +episodes +timesteps",
+        r".*::test_one +passed +1\.00 \[0\.29, 1\.00\] +3\.00 +3 +64 ",
+        r".*::test_two +passed +1\.00 \[0\.40, 1\.00\] +3\.00 +4 +64 ",
         r"run report: .*report\.md",
     ])
     assert "test_plain" not in out.split("rlplaytest summary")[1]

@@ -22,6 +22,7 @@ from pytest_rlplaytest.verdicts import (
     assert_matches_baseline,
     assert_success_rate,
     config,
+    decide_success_rate,
     sequential_stopper,
     write_baseline,
 )
@@ -144,6 +145,48 @@ def test_an_unrelated_result_is_judged_by_the_fixed_size_test() -> None:
     assert assert_success_rate(counts_result(78, 82), at_least=0.8).details["method"] == "exact-binomial"
 
 
+# -- decide_success_rate: what rl_playtest(at_least=...) calls ------------------------------------------
+def test_decide_fails_a_bad_fixed_size_result_and_passes_a_good_one() -> None:
+    with pytest.raises(VerdictFailure, match=r"is below the threshold 0\.8"):
+        decide_success_rate(counts_result(0, 20), at_least=0.8, alpha=0.05, beta=0.2)
+    assert decide_success_rate(counts_result(78, 82), at_least=0.8, alpha=0.05, beta=0.2).outcome == "pass"
+
+
+def test_decide_plans_with_power_one_minus_beta() -> None:
+    with pytest.raises(VerdictFailure, match="would decide with 90% power"):
+        decide_success_rate(counts_result(17, 20), at_least=0.8, beta=0.1)
+    with pytest.warns(InconclusiveWarning):
+        assert decide_success_rate(counts_result(17, 20), at_least=0.8, inconclusive="pass").outcome == "inconclusive"
+
+
+def test_decide_fails_a_sequential_run_that_never_succeeds() -> None:
+    result = _feed(sequential_stopper(0.8), [False] * 200)
+    assert result.n_episodes == 3
+    with pytest.raises(VerdictFailure, match="accepted H0"):
+        decide_success_rate(result, at_least=0.8, alpha=0.05, beta=0.2)
+
+
+def test_decide_refuses_a_sequential_run_judged_with_other_rates() -> None:
+    result = _feed(sequential_stopper(0.8, beta=0.2), [True] * 50)
+    with pytest.raises(ValueError, match=r"beta=0\.2, but the verdict asks beta=0\.1"):
+        decide_success_rate(result, at_least=0.8, beta=0.1)
+    with pytest.raises(ValueError, match=r"alpha=0\.05, but the verdict asks alpha=0\.01"):
+        decide_success_rate(result, at_least=0.8, alpha=0.01)
+    with pytest.raises(MissingMetricError):
+        decide_success_rate(build_result([None] * 4), at_least=0.8)
+
+
+def test_errors_and_warnings_derive_from_the_package_roots() -> None:
+    from pytest_rlplaytest.errors import RLPlaytestError, RLPlaytestWarning
+
+    assert issubclass(VerdictFailure, RLPlaytestError) and issubclass(VerdictFailure, AssertionError)
+    for cls in (BaselineError, ToleranceError, MissingMetricError):
+        assert issubclass(cls, RLPlaytestError)
+    assert issubclass(InconclusiveWarning, RLPlaytestWarning) and issubclass(BaselineWarning, RLPlaytestWarning)
+    with pytest.raises(RLPlaytestError):
+        assert_success_rate(counts_result(5, 5), at_least=1.0)
+
+
 # -- frame budget -------------------------------------------------------------------------------------
 def _frames(values: list[float], episodes: int = 3) -> list[list[float]]:
     return [values for _ in range(episodes)]
@@ -171,7 +214,7 @@ def test_fps_is_1000_over_the_mean_frame_time() -> None:
 
 def test_frame_budget_without_frame_times_is_a_clear_error() -> None:
     result = build_result([True], extra_metrics={"object_count": [[3, 4]]})
-    with pytest.raises(MissingMetricError, match=r"reported no 'frame_ms'.*object_count"):
+    with pytest.raises(MissingMetricError, match=r"does not report 'frame_ms'.*object_count"):
         assert_frame_budget(result, p99_ms=11.1)
     with pytest.raises(ValueError, match="needs a budget"):
         assert_frame_budget(result)
@@ -228,8 +271,23 @@ def test_default_tolerances_skip_metrics_the_game_does_not_report(tmp_path: Path
     write_baseline(path, plain)
     verdict = assert_matches_baseline(plain, path, update=False)
     assert [r.metric for r in verdict.rows] == ["success_rate", "return.mean"]
-    with pytest.raises(VerdictFailure, match="not reported"):
+    with pytest.raises(MissingMetricError, match="the game does not report 'frame_ms'"):
         assert_matches_baseline(plain, path, ["frame_ms.p99:10%"], update=False)
+    fresh = tmp_path / "fresh.json"
+    with pytest.raises(MissingMetricError, match="wrote no baseline"):
+        assert_matches_baseline(plain, fresh, ["frame_ms.p99:10%"], update=True)
+    assert not fresh.exists()
+
+
+def test_a_game_that_stops_reporting_a_metric_fails_once_then_updates(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    write_baseline(path, _game(36), machine="m1")
+    quiet = counts_result(36, 40, returns=list(_game(36).returns))
+    with pytest.raises(VerdictFailure, match="the game no longer reports frame_ms"):
+        assert_matches_baseline(quiet, path, update=False, machine="m1")
+    assert assert_matches_baseline(quiet, path, update=True, machine="m1").outcome == "updated"
+    assert "m1" not in json.loads(path.read_text())["machines"]  # its stale frame times are gone
+    assert assert_matches_baseline(quiet, path, update=False, machine="m1").passed
 
 
 def test_frame_times_are_per_machine(tmp_path: Path) -> None:
@@ -305,3 +363,26 @@ def test_sequential_stopper_with_the_real_run_playtest() -> None:
     assert result.stopped_early == "sequential test decided" and result.n_episodes < 10
     with pytest.raises(VerdictFailure, match="accepted H0"):
         assert_success_rate(result, at_least=0.5)
+
+
+def test_stored_paths_compare_equal_to_the_current_ones(tmp_path: Path) -> None:
+    """A baseline keeps paths relative to itself (system binaries by name); comparing normalises the
+    current run the same way, so an unchanged scenario and build are not reported as changed."""
+    from pytest_rlplaytest.common.paths import PathBase
+
+    project = tmp_path / "project"
+    engine = {"engine": "godot", "game_path": str(project / "godot"), "godot_binary": "/usr/bin/godot3-server",
+              "godot_version": "3.2.3"}
+    scenario = {"env": "godot:godot", "model": "../models/agent.zip", "episodes": 40}
+    path = project / "baselines" / "tests" / "test_g.py" / "test_a.json"
+    marker = PathBase.marker(project / "tests" / "test_g.py")
+    token = config.configure(rootdir=project)
+    try:
+        write_baseline(path, _game(36, scenario=scenario, engine=engine), paths=marker)
+        with pytest.raises(VerdictFailure) as info:
+            assert_matches_baseline(_game(20, scenario=scenario, engine=engine), path, update=False, paths=marker)
+    finally:
+        config.restore(token)
+    text = str(info.value)
+    assert "regressed" in text
+    assert "scenario changed" not in text and "game build differs" not in text

@@ -33,14 +33,96 @@ def test_layout_mirrors_the_test_file(tmp_path: Path) -> None:
     root = tmp_path
     path = bl.baseline_path(root / "baselines", root, root / "tests" / "test_game.py",
                             "tests/test_game.py::TestLander::test_lands")
-    assert path == root / "baselines" / "tests" / "test_game.py" / "TestLander.test_lands.json"
+    # the names are the package's one node-id-to-file-name rule
+    assert path == root / "baselines" / "tests" / "test_game.py" / "TestLander__test_lands.json"
     odd = bl.baseline_path(root / "baselines", root, root / "tests" / "test_game.py",
                            "tests/test_game.py::test_lands[a/b]")
-    assert odd.parent == path.parent and odd.name.startswith("test_lands_a_b_-") and odd.suffix == ".json"
+    assert odd.parent == path.parent and odd.name.startswith("test_lands_a.b-") and odd.suffix == ".json"
     other = bl.baseline_path(root / "baselines", root, root / "tests" / "test_game.py",
-                             "tests/test_game.py::test_lands[a_b]")
-    assert other != odd  # lossy sanitising adds a hash, so these do not collide
-    assert len(bl.sanitize_test_name("test_" + "x" * 500)) <= 120
+                             "tests/test_game.py::test_lands[a.b]")
+    assert other != odd  # lossy naming adds a hash, so these do not collide
+    long = bl.baseline_path(root / "baselines", root, root / "t.py", "t.py::test_" + "x" * 500)
+    assert len(long.name) <= 125
+
+
+def test_committed_baselines_keep_their_names() -> None:
+    """Every committed baseline is where baseline_path puts the test that wrote it, whether the
+    example project runs on its own (its pytest.ini) or from the repository root."""
+    repo = Path(__file__).parents[2]
+    committed = bl.list_baselines(repo / "baselines")
+    assert committed
+    for path in committed:
+        base = bl.load_baseline(path)
+        assert base is not None and base.nodeid
+        project = repo / "example_project"
+        test_file = project / base.nodeid.split("::", 1)[0]
+        assert bl.baseline_path(repo / "baselines" / "example_project", project, test_file, base.nodeid) == path
+        assert bl.baseline_path(repo / "baselines", repo, test_file, f"example_project/{base.nodeid}") == path
+
+
+def test_baselines_are_written_with_ordinary_permissions(tmp_path: Path) -> None:
+    path = bl.write_baseline(tmp_path / "b.json", _game())
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's private 0600
+
+
+def test_paths_are_stored_relative_to_the_baseline_file(tmp_path: Path) -> None:
+    from pytest_rlplaytest.common.paths import PathBase
+
+    game = tmp_path / "project" / "godot"
+    result = _game()
+    result.engine = {"engine": "godot", "game_path": str(game), "godot_binary": str(tmp_path / "bin" / "godot")}
+    result.scenario = {"env": "godot:godot", "model": "../models/agent.zip"}  # as written in the marker
+    tests = PathBase.marker(tmp_path / "project" / "tests" / "test_g.py")
+    path = bl.write_baseline(tmp_path / "project" / "baselines" / "tests" / "test_g.py" / "test_a.json", result,
+                             paths=tests)
+    text = path.read_text()
+    assert str(tmp_path) not in text  # no absolute path of this machine
+    data = json.loads(text)
+    assert data["engine"]["game_path"] == "../../../godot"
+    assert data["engine"]["godot_binary"] == "../../../../bin/godot"
+    assert data["scenario"]["model"] == "../../../models/agent.zip"
+    base = bl.load_baseline(path)
+    assert base is not None
+    assert base.engine["game_path"] == str(game)
+    assert base.scenario["model"] == str(tmp_path / "project" / "models" / "agent.zip")
+    # the whole project moved: the paths follow it
+    moved = tmp_path / "elsewhere"
+    (tmp_path / "project").rename(moved)
+    base = bl.load_baseline(moved / "baselines" / "tests" / "test_g.py" / "test_a.json")
+    assert base is not None and base.engine["game_path"] == str(moved / "godot")
+
+
+def test_paths_outside_the_project_are_stored_by_name(tmp_path: Path) -> None:
+    from pytest_rlplaytest.verdicts import config
+
+    result = _game()
+    result.engine = {"engine": "godot", "game_path": str(tmp_path / "project" / "game"),
+                     "godot_binary": "/usr/bin/godot3-server"}
+    result.scenario = {"model": str(tmp_path / "project" / "agent.zip")}
+    token = config.configure(rootdir=tmp_path / "project")
+    try:
+        path = bl.write_baseline(tmp_path / "project" / "baselines" / "t.json", result)
+    finally:
+        config.restore(token)
+    data = json.loads(path.read_text())
+    assert data["engine"]["godot_binary"] == "godot3-server"  # a system binary: where it lives is not the build
+    assert data["engine"]["game_path"] == "../game" and data["scenario"]["model"] == "../agent.zip"
+    base = bl.load_baseline(path)
+    assert base is not None and base.engine["godot_binary"] == "godot3-server"
+    same_folder = bl.write_baseline(tmp_path / "b.json", build_result([True], engine={"game_path": str(tmp_path)}))
+    assert json.loads(same_folder.read_text())["engine"]["game_path"] == "./"
+
+
+def test_committed_baselines_hold_no_absolute_paths() -> None:
+    repo = Path(__file__).parents[2]
+    for path in bl.list_baselines(repo / "baselines"):
+        data = json.loads(path.read_text())
+        for section in ("scenario", "engine"):
+            for key in bl.PATH_KEYS:
+                value = (data.get(section) or {}).get(key)
+                assert value is None or not os.path.isabs(value), (path, section, key, value)
 
 
 def test_round_trip_records_everything(tmp_path: Path) -> None:
@@ -126,8 +208,8 @@ def test_concurrent_updates_from_several_processes_merge(tmp_path: Path) -> None
         ("{ nope", "is not valid JSON"),
         ("[1, 2]", "is not a pytest-rlplaytest baseline"),
         (json.dumps({"metrics": {}}), "no schema_version"),
-        (json.dumps({"schema_version": 0, "metrics": {}}), "schema version 0, older than the version 1"),
-        (json.dumps({"schema_version": 99, "metrics": {}}), "written by a newer pytest-rlplaytest"),
+        (json.dumps({"schema_version": 0, "metrics": {}}), "invalid schema_version 0"),
+        (json.dumps({"schema_version": 99, "metrics": {}}), "newer than this pytest-rlplaytest reads"),
         (json.dumps({"schema_version": "1", "metrics": {}}), "invalid schema_version"),
         (json.dumps({"schema_version": 1}), "missing its metrics"),
         (json.dumps({"schema_version": 1, "metrics": {"success": {"rate": 1}}}), "malformed success"),

@@ -1,0 +1,97 @@
+"""What every verdict returns (:class:`Verdict`) and the one place a verdict is concluded.
+
+:func:`conclude` turns a verdict into the test's outcome: a failure raises
+:class:`~.errors.VerdictFailure`; an inconclusive verdict fails, skips or passes with an
+:class:`~.errors.InconclusiveWarning` according to ``inconclusive=`` or, when that is not given,
+``--rl-inconclusive`` (default ``fail``). Every assertion, and the ``rl_playtest(at_least=...)`` call,
+ends here, so no check can pass without deciding.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import config as _config
+from .errors import InconclusiveWarning, VerdictFailure, VerdictUsageError
+from .table import INCONCLUSIVE, Row, render_table
+
+__all__ = ["FAILED", "INCONCLUSIVE", "PASS", "UPDATED", "Verdict", "conclude", "current_nodeid"]
+
+PASS = "pass"
+FAILED = "fail"
+UPDATED = "updated"
+
+
+@dataclass
+class Verdict:
+    """The outcome of one assertion.
+
+    Attributes:
+        outcome: ``pass``, ``fail``, ``inconclusive`` or ``updated`` (a baseline was written).
+        title: one line saying what was judged and how it came out.
+        rows: the table rows.
+        notes: further lines (statistics used, power, how to decide or update).
+        details: the numbers behind the verdict (p-values, bounds, counts) for programmatic use.
+    """
+
+    outcome: str
+    title: str
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        """True for ``pass`` and ``updated``."""
+        return self.outcome in (PASS, UPDATED)
+
+    @property
+    def message(self) -> str:
+        """Title, table and notes as one text."""
+        parts = [self.title]
+        if self.rows:
+            parts.append(render_table(self.rows))
+        parts.extend(self.notes)
+        return "\n".join(parts)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def inconclusive_policy(inconclusive: str | None) -> str:
+    """``inconclusive`` when given, else ``--rl-inconclusive``; validated."""
+    policy = inconclusive or _config.current().inconclusive
+    if policy not in _config.INCONCLUSIVE_CHOICES:
+        raise VerdictUsageError(f"inconclusive must be one of {', '.join(_config.INCONCLUSIVE_CHOICES)}, "
+                                f"got {policy!r}")
+    return policy
+
+
+def conclude(verdict: Verdict, inconclusive: str | None = None) -> Verdict:
+    """Raise for a failure; apply the inconclusive policy; return the verdict otherwise."""
+    __tracebackhide__ = True
+    if verdict.outcome == FAILED:
+        raise VerdictFailure(verdict.message)
+    if verdict.outcome == INCONCLUSIVE:
+        policy = inconclusive_policy(inconclusive)
+        note = (f"(an inconclusive verdict {policy}s under inconclusive={policy!r}; set it per assertion or "
+                "for the run with --rl-inconclusive=fail|skip|pass)")
+        if policy == "fail":
+            raise VerdictFailure(verdict.message + "\n" + note)
+        if policy == "skip":
+            import pytest
+
+            pytest.skip(verdict.message + "\n" + note)
+        warnings.warn(InconclusiveWarning(verdict.message), stacklevel=3)
+    return verdict
+
+
+def current_nodeid() -> str | None:
+    """The running test's node id, from ``PYTEST_CURRENT_TEST``."""
+    current = os.environ.get("PYTEST_CURRENT_TEST")
+    if not current:
+        return None
+    return current.rsplit(" ", 1)[0] if current.endswith(")") else current
