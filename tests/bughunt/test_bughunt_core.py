@@ -171,6 +171,8 @@ def test_build_check_ignores_locations_but_names_real_changes() -> None:
     from pytest_rlplaytest.errors import RLPlaytestWarning
 
     class FakeEngine:
+        IDENTITY_KEYS = ("godot_version", "game_hash", "scene")
+
         def describe(self) -> dict:
             return {"engine": "godot", "game_path": "/ci/clone/game", "game_hash": "bbb", "godot_version": "3.2.3"}
 

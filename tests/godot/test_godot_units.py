@@ -138,7 +138,7 @@ def test_install_godot_addon(tmp_path: Path) -> None:
     before = project_hash(tmp_path)
     (dest / "sync.gd").write_text("changed")
     assert project_hash(tmp_path) != before
-    install_godot_addon(tmp_path)  # replaces a stale copy
+    install_godot_addon(tmp_path, force=True)  # replaces a local change
     assert project_hash(tmp_path) == before
 
 

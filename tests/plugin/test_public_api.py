@@ -22,10 +22,6 @@ from pytest_rlplaytest.errors import RLPlaytestError, RLPlaytestWarning
 INIT = Path(pytest_rlplaytest.__file__)
 PUBLIC = sorted(set(pytest_rlplaytest.__all__) - {"__version__"})
 
-#: exported errors not yet under RLPlaytestError (the verdicts side of issue 9 moves it); strict xfail,
-#: so the entry must go once it does
-PENDING_ROOT = {"VerdictFailure": "verdicts.errors"}
-
 
 def _type_checking_imports() -> dict[str, str]:
     """name -> module of the imports under ``if TYPE_CHECKING:`` in ``__init__.py``."""
@@ -61,9 +57,6 @@ def test_unknown_name_is_an_attribute_error() -> None:
 
 @pytest.mark.parametrize("name", [n for n in PUBLIC if n.endswith(("Error", "Failure", "Unavailable"))])
 def test_exported_errors_share_the_root(name: str, request: pytest.FixtureRequest) -> None:
-    if name in PENDING_ROOT:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=f"{name} ({PENDING_ROOT[name]}) does not "
-                                              "subclass RLPlaytestError yet"))
     assert issubclass(getattr(pytest_rlplaytest, name), RLPlaytestError)
 
 

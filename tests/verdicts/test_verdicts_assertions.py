@@ -317,11 +317,14 @@ def test_absolute_budgets_need_no_baseline_and_apply_on_update(tmp_path: Path) -
 def test_scenario_and_build_changes_are_noted(tmp_path: Path) -> None:
     path = tmp_path / "t.json"
     write_baseline(path, _game(36, scenario={"env": "Lander", "episodes": 40},
-                               engine={"build": "1.0", "game_path": "/home/dev/game"}))
-    game = _game(20, scenario={"env": "Lander", "episodes": 80}, engine={"build": "1.1", "game_path": "/ci/game"})
+                               engine={"engine": "godot", "game_hash": "1.0", "game_path": "/home/dev/game",
+                                       "boot_seconds": 0.1}))
+    game = _game(20, scenario={"env": "Lander", "episodes": 80},
+                 engine={"engine": "godot", "game_hash": "1.1", "game_path": "/ci/game", "boot_seconds": 0.2})
     with pytest.raises(VerdictFailure) as info:
         assert_matches_baseline(game, path, update=False)
-    assert "episodes 40 -> 80" in str(info.value) and "build: recorded '1.0', now '1.1'" in str(info.value)
+    assert "episodes 40 -> 80" in str(info.value) and "game_hash: recorded '1.0', now '1.1'" in str(info.value)
+    assert "boot_seconds" not in str(info.value)  # timings are not the build's identity
     assert "game_path" not in str(info.value)  # another checkout folder is the same build
 
 
