@@ -137,7 +137,7 @@ def test_engine_against_a_running_server_steps_agents_concurrently(
             dones_seen += int(dones.sum())
             assert all("rl_episode_seed" in info for info in infos)
         ticks = fake_server_thread.server.ticks - ticks_before
-        assert dones_seen == 3  # every agent hit max_episode_steps=15 once
+        assert dones_seen >= 3  # every agent hit max_episode_steps=15 once (or was eaten before)
         # the 3 agents step concurrently: about one server tick per VecEnv step (sequential stepping
         # would need at least one tick per agent: >= 60)
         assert ticks < 45, ticks

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-MODULE = "spacetimedb:spacetimedb/blackholio"  # relative to the rootdir, example_project/
+MODULE = "spacetimedb:../blackholio"  # relative to this file (the path rule: marker paths resolve against the test file)
 
 pytestmark = pytest.mark.needs_spacetime
 
