@@ -20,8 +20,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-
 import numpy as np
 
 from pytest_rlplaytest.engines.spacetimedb import cache, client
@@ -29,6 +27,7 @@ from pytest_rlplaytest.engines.spacetimedb.blackholio import BLACKHOLIO
 from pytest_rlplaytest.engines.spacetimedb.env import LoopThread, SpacetimeEnv, concurrent_vec_env
 from pytest_rlplaytest.engines.spacetimedb.mapping import StepClock
 
+HERE = Path(__file__).resolve().parent
 SPENT = {"decode": 0.0}
 
 

@@ -28,7 +28,7 @@ import pytest
 from conftest import real_spacetime
 from fake_spacetimedb_server import FakeServerThread
 from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosedError, InvalidStatus
 
 from pytest_rlplaytest.engines.spacetimedb import codec
 from pytest_rlplaytest.engines.spacetimedb.client import (
@@ -92,6 +92,10 @@ def _real(tmp: Path) -> Iterator[Target]:
         pytest.skip("cargo is not installed: publishing the Rust test modules to the real server needs it")
     server = SpacetimeServer(binary, root=tmp / "root", timeout=60)
     server.start()
+    if server.version < (2, 0, 0):
+        server.stop()
+        pytest.skip(f"the installed SpacetimeDB is {server.version}: the test modules use the 2.x crate "
+                    "(`#[table(accessor = …)]`), which a 1.x server cannot run")
     try:
         server.publish(BLACKHOLIO_MODULE, "blackholio")
         server.publish(WIRE_MODULE, "wire-types")
@@ -307,6 +311,42 @@ async def test_client_fails_unknown_reducer_and_bad_query_at_once_with_the_serve
         assert client.cache.rows("config")[0]["id"] == 0 and not client.unmatched_errors
     finally:
         await client.close()
+
+
+@pytest.mark.asyncio
+async def test_no_success_notify_and_private_scheduled_reducers(target: Target) -> None:
+    """``flags: 1`` (``NoSuccessNotify``): the caller is not singled out, so an unsubscribed caller hears
+    nothing, even of a failure (``client_connection.rs:1025-1030 @2.8.3``); scheduled reducers of a 2.x
+    module are private (``validate/v10.rs:386-423``)."""
+    raw = await Raw.open(target.url, target.wire)
+    try:
+        await raw.send("CallReducer", reducer="fail", args='["quiet"]', request_id=20, flags=1)
+        await raw.send("CallReducer", reducer="add_sample", args='[null, [2, []], []]', request_id=21, flags=1)
+        await raw.send("CallReducer", reducer="fail", args='["loud"]', request_id=22, flags=0)
+        tx = await raw.until("TransactionUpdate")  # the first answer at all is the flags-0 call's
+        assert tx["status"] == {"Failed": "loud"}
+        assert tx["reducer_call"]["request_id"] == (22 if target.version >= (2, 2, 0) else 0)
+        timer = {"scheduled_id": 1, "scheduled_at": [0, {"__time_duration_micros__": 1}]}
+        tx = await raw.call("tick", [timer], 23)
+        if target.module_major >= 2:
+            assert tx["status"] == {"Failed": "no such reducer"} and tx["reducer_call"]["request_id"] == 0
+        else:
+            assert "Committed" in tx["status"]  # a 1.x module's scheduled reducers are public
+    finally:
+        await raw.close()
+
+
+@pytest.mark.asyncio
+async def test_a_message_the_server_cannot_decode_closes_the_socket(target: Target) -> None:
+    for body in ({"reducer": "fail", "args": "[]", "request_id": 1, "flags": 2},  # flags: 0 or 1
+                 {"reducer": "fail", "args": ["x"], "request_id": 1, "flags": 0},  # args: a JSON string
+                 {"reducer": "fail", "args": "[]", "request_id": 1}):  # every field is required
+        raw = await Raw.open(target.url, target.wire)
+        await raw.send("CallReducer", **body)
+        with pytest.raises(ConnectionClosedError) as info:
+            await raw.recv()
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1011  # CloseCode::Error, reason = the error
+        await raw.close()
 
 
 @pytest.mark.asyncio

@@ -73,6 +73,24 @@ def test_standard_install_rejects_the_old_isolation_flags(fake_install: FakeInst
     assert version.returncode == 0 and f"Path: {fake_install.cli}" in version.stdout
 
 
+def test_standalone_start_rules(fake_install: FakeInstall, tmp_path: Path) -> None:
+    """``--data-dir`` is required; a busy port with ``--non-interactive`` fails at once
+    (``crates/standalone/src/subcommands/start.rs:27-97,217-258 @2.8.3``)."""
+    missing = run(fake_install.standalone, "start", "--jwt-key-dir", str(tmp_path / "k"))
+    assert missing.returncode == 2 and "--data-dir <data_dir>" in missing.stderr
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = run(fake_install.standalone, "start", "--data-dir", str(tmp_path / "d"), "--jwt-key-dir",
+                  str(tmp_path / "k"), "--listen-addr", f"127.0.0.1:{port}", "--non-interactive")
+    assert out.returncode == 1 and f"Port {port} is already in use. Please free up the port" in out.stderr
+    no_keys = run(fake_install.standalone, "start", "--data-dir", str(tmp_path / "d"))
+    assert no_keys.returncode == 1 and "cannot omit --jwt-{pub,priv}-key-path" in no_keys.stderr
+
+
 # -- finding the binaries ------------------------------------------------------------------------------------
 def test_parse_version_from_real_banners() -> None:
     banner = ("Path: /home/u/.local/share/spacetime/bin/2.8.3/spacetimedb-cli\nCommit: 4032a4\n"

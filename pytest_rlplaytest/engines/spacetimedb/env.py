@@ -2,12 +2,13 @@
 
 * :class:`SpacetimeAgent` is the asyncio core (usable directly from pytest-asyncio tests).
 * :class:`SpacetimeEnv` wraps it as a synchronous Gymnasium ``Env`` whose asyncio loop runs in a
-  background thread (:class:`LoopThread`), so Stable-Baselines3 can call ``step()`` normally.
+  background thread (:class:`~.blocking.LoopThread`), so Stable-Baselines3 can call ``step()`` normally.
+  Every reducer call goes over the agent's own WebSocket.
 * :func:`concurrent_vec_env` builds an SB3 ``VecEnv`` whose agents step *concurrently* (one thread
   per agent, all sharing one loop), so N agents in one database advance together in one server tick
   instead of N ticks.
 
-Importing this module imports gymnasium; the engine imports it lazily.
+Importing this module imports gymnasium and stable-baselines3; the engine imports it lazily.
 """
 
 from __future__ import annotations
