@@ -468,8 +468,11 @@ class FakeSpacetimeDB:
     async def _database_route(self, db: Database, method: str, rest: str, query: dict[str, str],
                               headers: dict[str, str], body: bytes, caller: str) -> tuple[int, str, bytes]:
         if rest == "/schema" and method == "GET":
-            if query.get("version") not in ("9", "10") if self.v2 else query.get("version") != "9":
+            versions = ("9", "10") if self.v2 else ("9",)  # database.rs:490-500 @2.8.3; only 9 @1.12
+            if query.get("version") not in versions:
                 return 400, "text/plain", b"Failed to deserialize query string: unknown variant"
+            if query["version"] == "10":
+                return 400, "text/plain", b"the test double serves only the RawModuleDefV9 (version=9)"
             return 200, "application/json", json.dumps(module_def_v9(db.module)).encode()
         if rest.startswith("/call/") and method == "POST":
             return await self._http_call(db, unquote(rest[len("/call/"):]), headers, body, caller)

@@ -621,7 +621,7 @@ def message_option(value: Any) -> Any:
 
 
 def _opt_int(value: Any) -> int | None:
-    """A request/query id: ``n``, ``{"id": n}`` (``QueryId``, ``websocket/common.rs:10-14 @2.8.3``), an
+    """A request/query id: ``n``, ``{"id": n}`` (v1 ``QueryId`` = ``QuerySetId``: ``websocket/v1.rs:2``, ``common.rs:10-14 @2.8.3``), an
     ``Option`` of those (``{"some": …}``/``{"none": []}``) or ``None``."""
     value = message_option(value)
     if value is None:
