@@ -212,19 +212,65 @@ def test_parse_light_update_subscription_error_and_one_off_response() -> None:
     light = codec.parse_server_message(json.dumps({"TransactionUpdateLight": {
         "request_id": 0, "update": {"tables": [_tu("entity", [], [])]}}}))
     assert isinstance(light, codec.TransactionUpdateLight) and light.tables[0].table_name == "entity"
+    # message-level Options are named sums (crates/sats/src/ser/impls.rs:116-119 @2.8.3)
     err = codec.parse_server_message(json.dumps({"SubscriptionError": {
-        "total_host_execution_duration_micros": 1, "request_id": 5, "query_id": None, "table_id": None,
-        "error": "no such table"}}))
-    assert isinstance(err, codec.SubscriptionError) and (err.request_id, err.error) == (5, "no such table")
+        "total_host_execution_duration_micros": 1, "request_id": {"some": 5}, "query_id": {"some": 9},
+        "table_id": {"none": []}, "error": "no such table"}}))
+    assert isinstance(err, codec.SubscriptionError)
+    assert (err.request_id, err.query_id, err.table_id, err.error) == (5, 9, None, "no such table")
+    later = codec.parse_server_message(json.dumps({"SubscriptionError": {
+        "total_host_execution_duration_micros": 1, "request_id": {"none": []}, "query_id": {"none": []},
+        "table_id": {"none": []}, "error": "evaluation failed"}}))
+    assert isinstance(later, codec.SubscriptionError) and later.request_id is None
     resp = codec.parse_server_message(json.dumps({"OneOffQueryResponse": {
-        "message_id": "0a0b", "error": None, "tables": [{"table_name": "food", "rows": ["[3]"]}],
+        "message_id": "0a0b", "error": {"none": []}, "tables": [{"table_name": "food", "rows": ['{"entity_id":3}']}],
         "total_host_execution_duration": {"__time_duration_micros__": 2}}}))
     assert isinstance(resp, codec.OneOffQueryResponse)
-    assert (resp.message_id, resp.error, resp.tables[0].rows) == ("0a0b", None, ["[3]"])
-    byte_id = codec.parse_server_message(json.dumps({"OneOffQueryResponse": {
-        "message_id": [10, 11], "error": [0, "bad sql"], "tables": []}}))
-    assert isinstance(byte_id, codec.OneOffQueryResponse)
-    assert (byte_id.message_id, byte_id.error) == ("0a0b", "bad sql")
+    assert (resp.message_id, resp.error, resp.tables[0].rows) == ("0a0b", None, ['{"entity_id":3}'])
+    failed = codec.parse_server_message(json.dumps({"OneOffQueryResponse": {
+        "message_id": [10, 11], "error": {"some": "bad sql"}, "tables": []}}))
+    assert isinstance(failed, codec.OneOffQueryResponse)
+    assert (failed.message_id, failed.error) == ("0a0b", "bad sql")
+
+
+@pytest.mark.parametrize(("wire", "value"), [
+    (3, 3), ({"id": 4}, 4), ({"some": 5}, 5), ({"some": {"id": 6}}, 6), ({"none": []}, None), (None, None)])
+def test_message_ids_in_every_form(wire: object, value: object) -> None:
+    assert codec._opt_int(wire) == value
+
+
+@pytest.mark.parametrize("bad", ["1", 1.5, True, {"some": "x"}, [0, 1]])
+def test_message_ids_reject_other_shapes(bad: object) -> None:
+    with pytest.raises(ProtocolError, match="integer id"):
+        codec._opt_int(bad)
+
+
+def test_message_error_update_is_recognised() -> None:
+    msg = codec.parse_server_message(json.dumps({"TransactionUpdate": {
+        "status": {"Failed": "no such reducer"}, "timestamp": {"__timestamp_micros_since_unix_epoch__": 1},
+        "caller_identity": {"__identity__": SOCKET_ID}, "caller_connection_id": {"__connection_id__": 2**100},
+        "reducer_call": {"reducer_name": "fly", "reducer_id": 4294967295, "args": "[]", "request_id": 0},
+        "energy_quanta_used": {"quanta": 0}, "total_host_execution_duration": {"__time_duration_micros__": 0}}}))
+    assert isinstance(msg, codec.TransactionUpdate)
+    assert msg.is_message_error and msg.caller_connection_id == 2**100 and msg.reducer_id == 4294967295
+
+
+def test_special_types_arrays_and_unit_payloads() -> None:
+    shape = Sum.of(("circle", None), ("rect", Product.of("w", "h")), ("empty", Product(())))
+    row = TableSchema.of("sample", [("every", codec.TIME_DURATION), ("conn", OptionOf(codec.CONNECTION_ID)),
+                                    ("shape", shape), ("tags", codec.ArrayOf(None)),
+                                    ("owners", codec.ArrayOf(IDENTITY))])
+    keyed = json.dumps({"every": {"__time_duration_micros__": 50}, "conn": [0, {"__connection_id__": 7}],
+                        "shape": [2, {}], "tags": ["a"], "owners": [{"__identity__": SOCKET_ID}]})
+    positional = json.dumps([[50], [0, [7]], [2, []], ["a"], [[SOCKET_ID]]])
+    expected = {"every": 50, "conn": 7, "shape": ("empty", None), "tags": ["a"], "owners": [ID64]}
+    assert codec.decode_row(keyed, row) == codec.decode_row(positional, row) == expected
+    assert codec.decode_row(json.dumps([[1], [1, []], [1, [2, 3]], [], []]), row)["shape"] == ("rect", {"w": 2, "h": 3})
+    for is_positional in (False, True):
+        assert codec.decode_row(codec.encode_row(expected, row, is_positional), row) == expected
+    assert json.loads(codec.encode_row({**expected, "conn": None}, row, False))["conn"] == [1, {}]
+    assert json.loads(codec.encode_row({**expected, "conn": None}, row, True))[1] == [1, []]
+    assert codec.some(3) == {"some": 3}
 
 
 def test_unknown_kinds_are_kept_not_fatal() -> None:
@@ -343,3 +389,75 @@ def test_reducer_call_renders_name_and_continuous_actions_clip() -> None:
 def test_identity_typed_column_via_product_helpers() -> None:
     typ = Product.of(("who", IDENTITY), "n")
     assert codec.decode_value([[SOCKET_ID], 1], typ) == {"who": ID64, "n": 1}
+
+
+# -- module schemas (GET /v1/database/{db}/schema?version=9) -------------------------------------------
+def _doc_shaped_schema() -> dict[str, object]:
+    """A ``RawModuleDefV9`` shaped like the example in the HTTP API docs (00300-database.md @v2.8.3)."""
+    def el(name: str, typ: object) -> dict[str, object]:
+        return {"name": {"some": name}, "algebraic_type": typ}
+
+    vec = {"Product": {"elements": [el("x", {"F32": []}), el("y", {"F32": []})]}}
+    person = {"Product": {"elements": [
+        el("id", {"U32": []}), el("who", {"Product": {"elements": [el("__identity__", {"U256": []})]}}),
+        el("at", {"Product": {"elements": [el("__timestamp_micros_since_unix_epoch__", {"I64": []})]}}),
+        el("pos", {"Ref": 0}), el("nick", {"Sum": {"variants": [el("some", {"String": []}),
+                                                                el("none", {"Product": {"elements": []}})]}}),
+        el("path", {"Array": {"Ref": 0}}),
+        el("mood", {"Sum": {"variants": [el("happy", {"Product": {"elements": []}}), el("score", {"I32": []})]}}),
+        {"name": {"none": []}, "algebraic_type": {"Bool": []}}]}}
+    return {"typespace": {"types": [vec, person]},
+            "tables": [{"name": "person", "product_type_ref": 1, "primary_key": [0], "indexes": [], "constraints": [],
+                        "sequences": [], "schedule": {"none": []}, "table_type": {"User": []},
+                        "table_access": {"Public": []}}],
+            "reducers": [{"name": "add", "params": {"elements": [el("name", {"String": []})]},
+                          "lifecycle": {"none": []}},
+                         {"name": "identity_connected", "params": {"elements": []},
+                          "lifecycle": {"some": {"OnConnect": []}}}],
+            "types": [], "misc_exports": [], "row_level_security": []}
+
+
+def test_module_schema_types_columns_from_the_typespace() -> None:
+    from pytest_rlplaytest.engines.spacetimedb.schema import parse_module_def
+
+    module = parse_module_def(_doc_shaped_schema())
+    person = module.tables["person"]
+    vec = Product.of("x", "y")
+    assert person.primary_key == "id" and person.column_names == ("id", "who", "at", "pos", "nick", "path", "mood", "7")
+    assert dict(person.columns) == {"id": None, "who": IDENTITY, "at": TIMESTAMP, "pos": vec, "nick": OptionOf(None),
+                                    "path": codec.ArrayOf(vec), "mood": Sum.of(("happy", Product(())), "score"),
+                                    "7": None}
+    assert module.public == {"person"} and module.client_reducers() == ["add"]
+    assert module.reducers["identity_connected"].lifecycle == "OnConnect"
+    row = codec.decode_row(json.dumps([1, ["0x1"], [5], [1.0, 2.0], [1, []], [[0.0, 0.5]], [0, []], True]), person)
+    assert row == {"id": 1, "who": "0" * 63 + "1", "at": 5, "pos": {"x": 1.0, "y": 2.0}, "nick": None,
+                   "path": [{"x": 0.0, "y": 0.5}], "mood": ("happy", None), "7": True}
+
+
+@pytest.mark.parametrize(("change", "match"), [
+    (lambda d: d.pop("tables"), "not a RawModuleDefV9"),
+    (lambda d: d["tables"][0].update(product_type_ref=9), "outside the typespace"),
+    (lambda d: d["typespace"]["types"][1].update({"Product": {"elements": [
+        {"name": {"some": "p"}, "algebraic_type": {"Ref": 7}}]}}), "outside the typespace"),
+    (lambda d: d["typespace"]["types"].__setitem__(1, {"U32": []}), "not a Product"),
+])
+def test_module_schema_rejects_broken_documents(change: object, match: str) -> None:
+    from pytest_rlplaytest.engines.spacetimedb.schema import parse_module_def
+
+    data = _doc_shaped_schema()
+    change(data)  # type: ignore[operator]
+    with pytest.raises(ProtocolError, match=match):
+        parse_module_def(data)
+
+
+def test_module_schema_matches_the_double_and_blackholio_mapping() -> None:
+    from fake_modules import blackholio_module
+    from fake_spacetimedb_server import module_def_v9
+
+    from pytest_rlplaytest.engines.spacetimedb.schema import parse_module_def
+
+    module = parse_module_def(module_def_v9(blackholio_module()))
+    for declared in SCHEMAS:  # the mapping's declared schemas agree with what the server reports
+        assert module.tables[declared.name].column_names == declared.column_names
+        assert module.tables[declared.name].primary_key == declared.primary_key
+    assert module.scheduled == {"move_all_players", "spawn_food"}

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from fake_spacetimedb_server import FakeServerThread
+from stable_baselines3.common.vec_env import DummyVecEnv
 
 from pytest_rlplaytest.common.paths import PathBase
 from pytest_rlplaytest.engines.base import EngineContext, EngineError, EngineUnavailable
@@ -17,7 +17,7 @@ from pytest_rlplaytest.engines.registry import engine_class, split_target
 from pytest_rlplaytest.engines.spacetimedb.blackholio import BLACKHOLIO
 from pytest_rlplaytest.engines.spacetimedb.client import ConnectionLost
 from pytest_rlplaytest.engines.spacetimedb.engine import SpacetimeEngine, database_name
-from pytest_rlplaytest.engines.spacetimedb.env import SpacetimeEnv
+from pytest_rlplaytest.engines.spacetimedb.env import ConcurrentVecEnv, SpacetimeEnv
 from pytest_rlplaytest.engines.spacetimedb.mapping import StepClock
 from pytest_rlplaytest.settings import Settings
 
@@ -106,18 +106,25 @@ def test_being_eaten_terminates_and_reset_respawns(fake_server_thread: FakeServe
 
 
 def test_server_drop_mid_episode_fails_fast(fake_server_thread: FakeServerThread) -> None:
-    env = SpacetimeEnv(fake_server_thread.url, "blackholio", FAST, timeout=30)
+    # a 2 s request timeout: waiting for it instead of failing at once would raise RequestTimeout
+    env = SpacetimeEnv(fake_server_thread.url, "blackholio", FAST, timeout=2)
     try:
         env.reset()
         env.step(EAST)
         fake_server_thread.call(fake_server_thread.server.drop_all_connections())
-        started = time.perf_counter()
         with pytest.raises(ConnectionLost, match="lost"):
             for _ in range(3):  # the drop may land while waiting for the clock or on the next call
                 env.step(STOP if _ % 2 else EAST)
-        assert time.perf_counter() - started < 2.0
     finally:
         env.close()
+
+
+def ticks_per_step(venv: Any, server: FakeServerThread, step_wait: Any, steps: int = 8) -> float:
+    before = server.server.ticks
+    for i in range(steps):
+        venv.step_async(np.array([EAST, (i % 8) + 1, STOP]))
+        step_wait(venv)
+    return (server.server.ticks - before) / steps
 
 
 def test_engine_against_a_running_server_steps_agents_concurrently(
@@ -130,17 +137,17 @@ def test_engine_against_a_running_server_steps_agents_concurrently(
         assert venv.num_envs == 3
         obs = venv.reset()
         assert obs.shape == (3, BLACKHOLIO.observation.size)
-        ticks_before = fake_server_thread.server.ticks
         dones_seen = 0
         for i in range(20):
             obs, _rewards, dones, infos = venv.step(np.array([EAST, (i % 8) + 1, STOP]))
             dones_seen += int(dones.sum())
             assert all("rl_episode_seed" in info for info in infos)
-        ticks = fake_server_thread.server.ticks - ticks_before
-        assert dones_seen == 3  # every agent hit max_episode_steps=15 once
-        # the 3 agents step concurrently: about one server tick per VecEnv step (sequential stepping
-        # would need at least one tick per agent: >= 60)
-        assert ticks < 45, ticks
+        assert dones_seen >= 3  # every agent hit max_episode_steps=15 once (or was eaten before)
+        # the 3 agents step concurrently: about one server tick per VecEnv step, where stepping them one
+        # after the other (DummyVecEnv's step_wait on the same envs) takes about one tick per agent
+        concurrent = ticks_per_step(venv, fake_server_thread, ConcurrentVecEnv.step_wait)
+        sequential = ticks_per_step(venv, fake_server_thread, DummyVecEnv.step_wait)
+        assert concurrent < 0.75 * sequential, (concurrent, sequential)
         players = fake_server_thread.server.worlds["blackholio"].rows["player"]
         assert sorted(p["name"] for p in players.values()) == ["agent0", "agent1", "agent2"]
         description = engine.describe()
@@ -194,16 +201,13 @@ def test_ppo_trains_over_real_websockets(fake_server_thread: FakeServerThread, t
         venv = engine.make_vec_env()
         model = PPO("MlpPolicy", venv, n_steps=128, batch_size=64, n_epochs=2, seed=0, device="cpu",
                     policy_kwargs={"net_arch": [32, 32]})
-        started = time.perf_counter()
         model.learn(total_timesteps=1024)
-        elapsed = time.perf_counter() - started
         episodes = list(model.ep_info_buffer)
         assert len(episodes) >= 8  # 2 agents x 512 steps / 64 steps per episode
         assert any(ep["r"] > 0 for ep in episodes), episodes  # somebody ate food: mass deltas became rewards
         assert all(ep["l"] <= 64 for ep in episodes)
         action, _ = model.predict(venv.reset(), deterministic=True)
         assert action.shape == (2,) and all(0 <= a < 9 for a in action)
-        assert elapsed < 60
         venv.close()
     finally:
         engine.close()

@@ -1,32 +1,29 @@
-"""The server launcher and HTTP helpers, with the ``spacetime`` CLI test double and a stdlib HTTP double."""
+"""Finding the binaries, isolating and starting a server, publishing, and the HTTP API -- against the
+fake standard install (the proxy, ``spacetimedb-cli``, ``spacetimedb-standalone``) and the server double."""
 
 from __future__ import annotations
 
-import json
 import os
-import threading
+import subprocess
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
+from conftest import FakeInstall, make_fake_install
+from fake_spacetime_cli import Exit, proxy_parse
+from fake_spacetimedb_server import FakeServerThread
 
 from pytest_rlplaytest.common.paths import PathBase
 from pytest_rlplaytest.engines.base import EngineContext, EngineError, EngineUnavailable
-from pytest_rlplaytest.engines.spacetimedb.engine import SpacetimeEngine
+from pytest_rlplaytest.engines.spacetimedb.engine import SpacetimeEngine, remote_cli_root
+from pytest_rlplaytest.engines.spacetimedb.install import SpacetimeInstall, find_spacetime, parse_version
 from pytest_rlplaytest.engines.spacetimedb.server import (
     HttpApi,
     HttpError,
     SpacetimeServer,
     _loopback,
-    find_spacetime,
-    parse_version,
-    publish_args,
-    spacetime_version,
-    start_args,
+    publish_module,
 )
 from pytest_rlplaytest.settings import Settings
 
@@ -34,59 +31,111 @@ ROOT = Path(__file__).resolve().parents[2]
 MODULE = ROOT / "example_project" / "spacetimedb" / "blackholio"
 
 
-def argv_log(tmp_path: Path) -> list[list[str]]:
-    path = tmp_path / "argv.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    # a zombie is dead for our purposes
-    try:
+    try:  # a zombie is dead for our purposes
         with open(f"/proc/{pid}/stat") as fh:
             return fh.read().split()[2] != "Z"
     except OSError:
         return True
 
 
-# -- pure helpers -------------------------------------------------------------------------------------
+def run(exe: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+                          check=False)
+
+
+def applet_calls(install: FakeInstall, applet: str) -> list[list[str]]:
+    return [c["argv"] for c in install.calls() if c["applet"] == applet]
+
+
+# -- the proxy's argument parsing (crates/update/src/proxy.rs:148-181 @2.8.3) ----------------------------
+def test_proxy_parse_rules() -> None:
+    assert proxy_parse(["--root-dir=/r", "start"]) == (Path("/r"), "start")
+    assert proxy_parse(["--config-path=/c.toml", "publish"]) == (None, "publish")
+    assert proxy_parse(["--config-path", "/c.toml", "--root-dir=/r", "start"]) == (None, "/c.toml")  # value = subcommand
+    with pytest.raises(Exit, match="a value is required for '--root-dir <root_dir>'"):
+        proxy_parse(["--root-dir", "/r", "start"])
+    with pytest.raises(Exit, match="cannot be used multiple times"):
+        proxy_parse(["--root-dir=/a", "--root-dir=/b", "start"])
+
+
+def test_standard_install_rejects_the_old_isolation_flags(fake_install: FakeInstall, tmp_path: Path) -> None:
+    spaced = run(fake_install.proxy, "--root-dir", str(tmp_path / "r"), "--config-path", str(tmp_path / "c"), "start")
+    assert spaced.returncode == 1 and "a value is required for '--root-dir <root_dir>'" in spaced.stderr
+    fresh = run(fake_install.proxy, f"--root-dir={tmp_path / 'fresh'}", "start")
+    assert fresh.returncode == 1 and "version set as current may not exist" in fresh.stderr
+    assert f"exec failed for {tmp_path / 'fresh' / 'bin' / 'current' / 'spacetimedb-cli'}" in fresh.stderr
+    version = run(fake_install.proxy, "--version")  # through the proxy: Path names the real CLI
+    assert version.returncode == 0 and f"Path: {fake_install.cli}" in version.stdout
+
+
+def test_standalone_start_rules(fake_install: FakeInstall, tmp_path: Path) -> None:
+    """``--data-dir`` is required; a busy port with ``--non-interactive`` fails at once
+    (``crates/standalone/src/subcommands/start.rs:27-97,217-258 @2.8.3``)."""
+    missing = run(fake_install.standalone, "start", "--jwt-key-dir", str(tmp_path / "k"))
+    assert missing.returncode == 2 and "--data-dir <data_dir>" in missing.stderr
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = run(fake_install.standalone, "start", "--data-dir", str(tmp_path / "d"), "--jwt-key-dir",
+                  str(tmp_path / "k"), "--listen-addr", f"127.0.0.1:{port}", "--non-interactive")
+    assert out.returncode == 1 and f"Port {port} is already in use. Please free up the port" in out.stderr
+    no_keys = run(fake_install.standalone, "start", "--data-dir", str(tmp_path / "d"))
+    assert no_keys.returncode == 1 and "cannot omit --jwt-{pub,priv}-key-path" in no_keys.stderr
+
+
+# -- finding the binaries ------------------------------------------------------------------------------------
 def test_parse_version_from_real_banners() -> None:
-    banner = ("spacetime Path: /home/u/.local/share/spacetime/bin/current/spacetimedb-cli\nCommit: 4032a4\n"
-              "spacetimedb tool version 1.0.0; spacetimedb-lib version 1.0.0;")
-    assert parse_version(banner) == (1, 0, 0)
-    assert parse_version("spacetimedb tool version 2.8.3; spacetimedb-lib version 2.8.3;") == (2, 8, 3)
+    banner = ("Path: /home/u/.local/share/spacetime/bin/2.8.3/spacetimedb-cli\nCommit: 4032a4\n"
+              "spacetimedb tool version 2.8.3; spacetimedb-lib version 2.8.3;")
+    assert parse_version(banner) == (2, 8, 3)
     assert parse_version("nothing") is None
 
 
-def test_start_args_are_isolated_and_versioned(tmp_path: Path) -> None:
-    old = start_args((1, 11, 0), tmp_path)
-    new = start_args((1, 12, 0), tmp_path)
-    assert old[:4] == ["--root-dir", str(tmp_path), "--config-path", str(tmp_path / "cli.toml")]
-    assert old[4:] == ["start", "-l", "127.0.0.1:0", "--data-dir", str(tmp_path / "data")]
-    assert new[-1] == "--non-interactive" and "--non-interactive" not in old
+@pytest.mark.parametrize("entry", ["proxy", "cli", "standalone"])
+def test_locate_finds_the_real_binaries_from_any_entry(fake_install: FakeInstall, entry: str) -> None:
+    install = SpacetimeInstall.locate(str(getattr(fake_install, entry)))
+    assert install.version == (2, 8, 3)
+    assert (install.cli, install.cli_is_real) == (str(fake_install.cli), True)
+    assert install.standalone in (str(fake_install.standalone), str(fake_install.standalone.resolve()))
 
 
-def test_publish_args_by_version(tmp_path: Path) -> None:
-    v1 = publish_args((1, 5, 0), tmp_path, "http://127.0.0.1:5", MODULE, "db")
-    v2 = publish_args((2, 2, 0), tmp_path, "http://127.0.0.1:5", MODULE, "db")
-    assert v1[4:] == ["publish", "-s", "http://127.0.0.1:5", "-p", str(MODULE), "db", "-c", "--yes"]
-    assert v2[4:] == ["publish", "-s", "http://127.0.0.1:5", "-p", str(MODULE), "db", "-c=always", "--yes"]
-    assert publish_args((2, 2, 0), tmp_path, "u", MODULE, "db", clear=False)[-2:] == ["db", "--yes"]
+def test_locate_without_a_path_line_goes_through_the_entry(fake_install: FakeInstall,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_SPACETIME_NO_PATH", "1")
+    install = SpacetimeInstall.locate(str(fake_install.proxy))
+    assert (install.cli, install.cli_is_real, install.standalone) == (str(fake_install.proxy), False, None)
+    root = Path("/r")
+    assert install.start_argv(root)[:3] == [str(fake_install.proxy), "--config-path=/r/cli.toml", "start"]
 
 
-def test_loopback_mapping() -> None:
-    assert _loopback("0.0.0.0:3000") == "127.0.0.1:3000"
-    assert _loopback("127.0.0.1:41234") == "127.0.0.1:41234"
-    assert _loopback("[::]:3000") == "127.0.0.1:3000"
+def test_argv_by_version(tmp_path: Path) -> None:
+    old = SpacetimeInstall("x", (1, 11, 2), "/b/spacetimedb-cli", True, "/b/spacetimedb-standalone")
+    new = SpacetimeInstall("x", (1, 12, 0), "/b/spacetimedb-cli", True, "/b/spacetimedb-standalone")
+    assert old.start_argv(tmp_path) == ["/b/spacetimedb-standalone", "start", "--data-dir", str(tmp_path / "data"),
+                                        "--jwt-key-dir", str(tmp_path / "keys"), "--listen-addr", "127.0.0.1:0"]
+    assert new.start_argv(tmp_path)[-1] == "--non-interactive"
+    assert new.publish_argv(tmp_path, "http://h:1", MODULE, "db") == [
+        "/b/spacetimedb-cli", f"--root-dir={tmp_path}", f"--config-path={tmp_path / 'cli.toml'}", "publish", "-s",
+        "http://h:1", "-p", str(MODULE), "db", "-c", "--yes"]
+    v2 = SpacetimeInstall("x", (2, 0, 0), "/p/spacetime", False, None)
+    assert v2.publish_argv(tmp_path, "u", MODULE, "db", clear=False)[1:] == [
+        f"--config-path={tmp_path / 'cli.toml'}", "publish", "-s", "u", "-p", str(MODULE), "db", "--no-config", "--yes"]
+    with pytest.raises(EngineUnavailable, match="spacetimedb-cli"):
+        SpacetimeInstall("s", (2, 8, 3), None, False, "/s").publish_argv(tmp_path, "u", MODULE, "db")
 
 
-def test_find_spacetime(tmp_path: Path, fake_cli: Path) -> None:
-    assert find_spacetime(str(fake_cli), environ={}) == str(fake_cli.resolve())
-    assert find_spacetime(None, environ={"SPACETIME_BIN": str(fake_cli)}) == str(fake_cli.resolve())
-    assert find_spacetime(None, environ={"PATH": str(fake_cli.parent)}) == str(fake_cli)
+def test_find_spacetime(tmp_path: Path, fake_install: FakeInstall) -> None:
+    assert find_spacetime(str(fake_install.proxy), environ={}) == str(fake_install.proxy)
+    assert find_spacetime(None, environ={"SPACETIME_BIN": str(fake_install.cli)}) == str(fake_install.cli)
+    assert find_spacetime(None, environ={"PATH": str(fake_install.bin_home)}) == str(fake_install.proxy)
     with pytest.raises(EngineUnavailable, match="--spacetime-bin points at"):
         find_spacetime(str(tmp_path / "nope"), environ={})
     with pytest.raises(EngineUnavailable, match=r"not found on PATH.*install"):
@@ -98,31 +147,38 @@ def test_version_of_something_else_is_an_error(tmp_path: Path) -> None:
     exe.write_text("#!/bin/sh\necho hello\nexit 0\n")
     exe.chmod(0o755)
     with pytest.raises(EngineError, match="printed no version"):
-        spacetime_version(str(exe))
+        SpacetimeInstall.locate(str(exe))
 
 
-# -- the server process (CLI test double) --------------------------------------------------------------
-def test_server_starts_publishes_and_stops_without_leftovers(fake_cli: Path, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_loopback_mapping() -> None:
+    assert _loopback("0.0.0.0:3000") == "127.0.0.1:3000"
+    assert _loopback("127.0.0.1:41234") == "127.0.0.1:41234"
+    assert _loopback("[::]:3000") == "127.0.0.1:3000"
+
+
+# -- the server process -----------------------------------------------------------------------------------------
+def test_standard_install_starts_isolated_publishes_and_leaves_nothing(fake_install: FakeInstall,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_SPACETIME_CHILD", "1")
-    monkeypatch.setenv("FAKE_SPACETIME_VERSION", "1.12.0")
-    server = SpacetimeServer(str(fake_cli), timeout=20)
+    server = SpacetimeServer(str(fake_install.proxy), timeout=20)
     url = server.start()
     root = server.root
     assert root is not None and url.startswith("http://127.0.0.1:")
     try:
-        assert HttpApi(url).ping()
-        assert HttpApi(url).health()["package_name"] == "fake-spacetimedb-test-double"
+        assert HttpApi(url).ping() and HttpApi(url).health()["version"] == "2.8.3"
         result = server.publish(MODULE, "blackholio")
-        assert result.identity == "c2" + "0" * 60 + "0a"
-        calls = argv_log(tmp_path)
-        start = next(a for a in calls if "start" in a)
-        assert start[:4] == ["--root-dir", str(root), "--config-path", str(root / "cli.toml")]
-        assert "--non-interactive" in start and start[start.index("-l") + 1] == "127.0.0.1:0"
-        publish = next(a for a in calls if "publish" in a)
-        assert publish[4:] == ["publish", "-s", url, "-p", str(MODULE), "blackholio", "-c", "--yes"]
-        assert str(Path.home()) not in " ".join(start[:4])  # never the user's config
-        child = int((root / "child.pid").read_text())
+        assert result.identity is not None and len(result.identity) == 64
+        assert "We have logged in directly to your target server." in result.output
+        (start,) = applet_calls(fake_install, "spacetimedb-standalone")
+        assert start == ["start", "--data-dir", str(root / "data"), "--jwt-key-dir", str(root / "keys"),
+                         "--listen-addr", "127.0.0.1:0", "--non-interactive"]
+        (publish,) = [a for a in applet_calls(fake_install, "spacetimedb-cli") if "publish" in a]
+        assert publish == [f"--root-dir={root}", f"--config-path={root / 'cli.toml'}", "publish", "-s", url, "-p",
+                           str(MODULE), "blackholio", "-c", "--no-config", "--yes"]
+        assert "spacetimedb_token" in (root / "cli.toml").read_text()  # this server's login, in its root
+        assert (root / "keys" / "id_ecdsa").exists() and (root / "data" / "config.toml").exists()
+        assert HttpApi(url).schema("blackholio").tables["player"].primary_key == "identity"
+        child = int((root / "data" / "child.pid").read_text())
         leader = server.process.pid  # type: ignore[union-attr]
         assert pid_alive(child)
     finally:
@@ -132,43 +188,84 @@ def test_server_starts_publishes_and_stops_without_leftovers(fake_cli: Path, tmp
         time.sleep(0.05)
     assert not pid_alive(leader) and not pid_alive(child)  # the whole process group is gone
     assert not root.exists()  # its own temporary root is removed
+    # only the proxy's update-notice cache (from `spacetime --version`) touched the user's directories
+    assert fake_install.user_files() == ["home/.config/spacetime/.update_check_cache"]
     server.stop()  # idempotent
 
 
-def test_server_crash_reports_exit_status_and_log_tail(fake_cli: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_start_through_the_proxy_when_the_binaries_are_hidden(fake_install: FakeInstall,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``Path:`` line: ``spacetime --config-path=… start`` with the data and key dirs forwarded; the
+    forwarded values come last and win (``args_override_self``)."""
+    monkeypatch.setenv("FAKE_SPACETIME_NO_PATH", "1")
+    with SpacetimeServer(str(fake_install.proxy), timeout=20) as server:
+        root = server.root
+        assert root is not None
+        server.publish(MODULE, "blackholio")
+        (start,) = applet_calls(fake_install, "spacetimedb-standalone")
+        config = fake_install.config_home / "spacetime"
+        assert start[:5] == ["start", "--data-dir", str(fake_install.data_home / "spacetime" / "data"),
+                             "--jwt-key-dir", str(config)]
+        assert start[5:] == ["--data-dir", str(root / "data"), "--jwt-key-dir", str(root / "keys"), "--listen-addr",
+                             "127.0.0.1:0", "--non-interactive"]
+        assert (root / "keys" / "id_ecdsa").exists()
+        publish = [c for c in applet_calls(fake_install, "spacetime") if "publish" in c]
+        assert publish and publish[0][0] == f"--config-path={root / 'cli.toml'}"
+    assert fake_install.user_files() == ["home/.config/spacetime/.update_check_cache"]
+
+
+def test_tokens_of_one_server_are_refused_by_another(tmp_path: Path, fake_install: FakeInstall) -> None:
+    with SpacetimeServer(str(fake_install.cli), timeout=20) as a, SpacetimeServer(str(fake_install.standalone),
+                                                                                  timeout=20) as b:
+        _, token = HttpApi(a.url).create_identity()
+        a.publish(MODULE, "blackholio")
+        with pytest.raises(HttpError) as info:
+            HttpApi(b.url).schema("blackholio", token)
+        assert info.value.status == 401 and "token not signed by this instance" in info.value.body
+        assert a.root != b.root and applet_calls(fake_install, "spacetime") == []  # the direct binaries only
+
+
+def test_a_1x_install_gets_the_1x_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    install = make_fake_install(tmp_path / "old", "1.12.0")
+    monkeypatch.setenv("XDG_DATA_HOME", str(install.data_home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(install.config_home))
+    monkeypatch.setenv("FAKE_SPACETIME_LOG", str(install.log))
+    with SpacetimeServer(str(install.proxy), timeout=20) as server:
+        server.publish(MODULE, "blackholio")
+        assert server.version == (1, 12, 0) and HttpApi(server.url).health()["version"] == "1.12.0"
+    (publish,) = [a for a in applet_calls(install, "spacetimedb-cli") if "publish" in a]
+    assert "--no-config" not in publish and publish[-2:] == ["-c", "--yes"]
+    assert install.user_files() == []  # the 1.12 proxy has no update check
+
+
+def test_server_crash_reports_exit_status_and_log_tail(fake_install: FakeInstall, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_SPACETIME_MODE", "crash")
-    server = SpacetimeServer(str(fake_cli), timeout=20)
+    server = SpacetimeServer(str(fake_install.proxy), timeout=20)
     with pytest.raises(EngineError, match=r"(?s)exited with status 3.*Permission denied"):
         server.start()
     assert server.process is None
 
 
-def test_server_that_never_listens_times_out(fake_cli: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_server_that_never_listens_times_out(fake_install: FakeInstall, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_SPACETIME_MODE", "hang")
-    server = SpacetimeServer(str(fake_cli), timeout=1.5)
-    started = time.monotonic()
+    server = SpacetimeServer(str(fake_install.proxy), timeout=1.5)
     with pytest.raises(EngineError, match=r"(?s)no 'Starting SpacetimeDB listening on' line within 1.5 s.*"
-                                          r"still running \(killed\).*test double\) starting"):
+                                          r"still running \(killed\).*database running in data directory"):
         server.start()
-    assert time.monotonic() - started < 10
 
 
-def test_publish_failure_shows_the_build_output(fake_cli: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    server = SpacetimeServer(str(fake_cli), timeout=20)
-    server.start()
-    try:
+def test_publish_failure_shows_the_build_output(fake_install: FakeInstall, monkeypatch: pytest.MonkeyPatch) -> None:
+    with SpacetimeServer(str(fake_install.proxy), timeout=20) as server:
         monkeypatch.setenv("FAKE_SPACETIME_MODE", "publish-fail")
         with pytest.raises(EngineError, match=r"(?s)exited with status 1.*cannot find value `x`.*build failed"):
             server.publish(MODULE, "blackholio")
         with pytest.raises(EngineError, match="does not exist"):
             server.publish(MODULE / "nope", "blackholio")
-    finally:
-        server.stop()
 
 
-def test_engine_full_lifecycle_with_the_cli_double(fake_cli: Path, tmp_path: Path) -> None:
+def test_engine_full_lifecycle_with_the_standard_install(fake_install: FakeInstall, tmp_path: Path) -> None:
     """spacetimedb:<relative module dir> -> start server, publish, play, close (no process left)."""
-    settings = Settings.defaults(ROOT).replace(engine_timeout=20.0, spacetime_bin=str(fake_cli))
+    settings = Settings.defaults(ROOT).replace(engine_timeout=20.0, spacetime_bin=str(fake_install.proxy))
     ctx = EngineContext(artifacts_dir=tmp_path / "art", seed=1, options={"agents": 2, "max_episode_steps": 5},
                         settings=settings, nodeid="t", paths=PathBase.option(ROOT))
     engine = SpacetimeEngine("example_project/spacetimedb/blackholio", ctx)
@@ -181,7 +278,7 @@ def test_engine_full_lifecycle_with_the_cli_double(fake_cli: Path, tmp_path: Pat
         venv.reset()
         for _ in range(6):
             venv.step(np.array([1, 5]))
-        assert engine.describe()["spacetime_version"] == "2.3.0"
+        assert engine.describe()["spacetime_version"] == "2.8.3"
         assert (tmp_path / "art" / "spacetimedb-server.log").read_text().count("Starting SpacetimeDB") == 1
         assert "identity:" in (tmp_path / "art" / "spacetimedb-publish.log").read_text()
     finally:
@@ -189,69 +286,46 @@ def test_engine_full_lifecycle_with_the_cli_double(fake_cli: Path, tmp_path: Pat
     assert process is not None and process.poll() is not None
 
 
-# -- HTTP API (stdlib HTTP test double) ------------------------------------------------------------------
-class _Handler(BaseHTTPRequestHandler):
-    """TEST DOUBLE of SpacetimeDB's HTTP API (status codes and bodies from the facts note)."""
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def _reply(self, status: int, body: str, ctype: str = "application/json") -> None:
-        data = body.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:
-        self._reply(200, "") if self.path == "/v1/ping" else self._reply(404, "")
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-        self.server.seen.append((self.path, self.headers.get("Authorization"), body))  # type: ignore[attr-defined]
-        if self.path == "/v1/identity":
-            self._reply(200, json.dumps({"identity": "00" + "12" * 31, "token": "tok"}))
-        elif self.path == "/v1/database/game/call/enter_game":
-            args = json.loads(body)
-            if args == [""]:
-                self._reply(530, "name must be 1 to 32 characters", "text/plain")
-            elif not isinstance(args, list) or len(args) != 1:
-                self._reply(400, "invalid arguments", "text/plain")
-            else:
-                self._reply(200, "")
-        elif self.path == "/v1/database/game/sql":
-            self._reply(200, json.dumps([{"schema": {"elements": [{"name": {"some": "id"}}]}, "rows": [[0]]}]))
-        else:
-            self._reply(404, "no such database or reducer", "text/plain")
+def test_publishing_to_a_running_server_keeps_one_login_per_server(fake_install: FakeInstall, tmp_path: Path) -> None:
+    """``--spacetimedb-url`` with ``publish=True``: the login lives under the artifacts folder, so a later
+    session (a new engine) is still the database's owner and may publish over it."""
+    with FakeServerThread(databases={}) as srv:
+        settings = Settings.defaults(ROOT).replace(engine_timeout=20.0, spacetime_bin=str(fake_install.cli),
+                                                   spacetimedb_url=srv.url, artifacts=tmp_path / "art")
+        for _ in range(2):
+            ctx = EngineContext(artifacts_dir=tmp_path / "t", seed=1, settings=settings, nodeid="t",
+                                options={"publish": True}, paths=PathBase.option(ROOT))
+            engine = SpacetimeEngine("example_project/spacetimedb/blackholio", ctx)
+            engine.start()
+            engine.close()
+        assert (remote_cli_root(settings, srv.url) / "cli.toml").is_file()
+        assert srv.server.dbs["blackholio"].module.name == "blackholio"
+        stranger = SpacetimeInstall.locate(str(fake_install.cli))
+        with pytest.raises(EngineError, match="PermissionDenied"):  # another login may not publish over it
+            publish_module(stranger, tmp_path / "other", srv.url, MODULE, "blackholio")
 
 
-@pytest.fixture
-def http_double() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.seen = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-def test_http_api(http_double: ThreadingHTTPServer) -> None:
-    api = HttpApi(f"http://127.0.0.1:{http_double.server_address[1]}", timeout=5)
-    assert api.ping()
-    assert api.create_identity() == ("00" + "12" * 31, "tok")
-    api.call_reducer("game", "enter_game", ["bot"], token="tok")
-    assert http_double.seen[-1] == ("/v1/database/game/call/enter_game", "Bearer tok", '["bot"]')  # type: ignore[attr-defined]
-    with pytest.raises(HttpError, match=r"the reducer failed \(HTTP 530\): name must be") as info:
-        api.call_reducer("game", "enter_game", [""])
-    assert info.value.status == 530
-    with pytest.raises(HttpError, match="bad arguments"):
-        api.call_reducer("game", "enter_game", [1, 2])
-    with pytest.raises(HttpError, match="unknown database or reducer"):
-        api.call_reducer("game", "fly", [])
-    assert api.sql("game", "SELECT * FROM config")[0]["rows"] == [[0]]
-    assert http_double.seen[-1][2] == "SELECT * FROM config"  # type: ignore[attr-defined]
+# -- HTTP API (against the server double) ----------------------------------------------------------------------
+def test_http_api_against_the_double() -> None:
+    with FakeServerThread(databases={"game": "blackholio"}) as srv:
+        api = HttpApi(srv.url, timeout=5)
+        identity, token = api.create_identity()
+        assert len(identity) == 64 and token.count(".") == 2
+        api.call_reducer("game", "enter_game", ["bot"], token)  # 200 (then undone by disconnect)
+        with pytest.raises(HttpError, match=r"the reducer failed \(HTTP 530\): name must be") as info:
+            api.call_reducer("game", "enter_game", [""], token)
+        assert info.value.status == 530
+        with pytest.raises(HttpError, match=r"bad arguments.*\(HTTP 400\): invalid arguments for reducer enter_game"):
+            api.call_reducer("game", "enter_game", [1, 2])
+        with pytest.raises(HttpError, match=r"\(HTTP 404\): No such procedure"):
+            api.call_reducer("game", "move_all_players", [[1, [0, {"__time_duration_micros__": 1}]]])
+        with pytest.raises(HttpError, match=r"\(HTTP 404\): No such database"):
+            api.call_reducer("nope", "enter_game", ["x"])
+        result = api.sql("game", "SELECT * FROM config")
+        assert result[0]["rows"] == [[0, 200]]
+        assert [e["name"]["some"] for e in result[0]["schema"]["elements"]] == ["id", "world_size"]
+        assert set(api.schema("game").client_reducers()) == {"enter_game", "update_player_input", "player_split",
+                                                             "respawn", "suicide"}
 
 
 def test_http_api_unreachable() -> None:

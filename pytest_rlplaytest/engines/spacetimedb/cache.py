@@ -12,10 +12,12 @@ from .codec import ProtocolError, TableSchema, TableUpdate
 class TableCache:
     """Rows per table, keyed by primary key (or by the whole row when a table has none).
 
-    Tables with a declared :class:`~.codec.TableSchema` decode both row encodings. For other tables
-    the column order is learned from the first row keyed by column (``InitialSubscription`` sends
-    those), so later positional rows can be decoded; a positional row before that is a
-    :class:`~.codec.ProtocolError` that says to declare the schema.
+    Tables with a schema (read from the server by the client, or declared) decode both row encodings.
+    For other tables the column order is learned from the first row keyed by column, so later
+    positional rows can be decoded; a positional row before that is a :class:`~.codec.ProtocolError`.
+    The server leaves tables with no rows out of a subscription's answer
+    (``crates/core/src/subscription/mod.rs:185-192 @2.8.3``), which is why the schemas come from the
+    server's schema endpoint and not from the first answer.
     """
 
     def __init__(self, schemas: Iterable[TableSchema] = ()) -> None:
@@ -23,6 +25,10 @@ class TableCache:
         self.tables: dict[str, dict[Any, dict[str, Any]]] = {}
         #: transactions applied per table (incremented once per update that touched the table)
         self.table_versions: dict[str, int] = {}
+
+    def add_schemas(self, schemas: Iterable[TableSchema]) -> None:
+        """Use ``schemas`` for their tables (replacing learned or earlier ones)."""
+        self.schemas.update({s.name: s for s in schemas})
 
     def schema(self, table: str) -> TableSchema | None:
         """The declared or learned schema of ``table``."""

@@ -1,37 +1,52 @@
 """Pure encode/decode of SpacetimeDB's ``v1.json.spacetimedb`` WebSocket protocol (no I/O).
 
-Facts this module is built on (see ``shared/notes/spacetimedb-protocol.md``):
+Read from the server's source (``clockworklabs/SpacetimeDB``; ``@1.12`` = tag v1.12.0,
+``@2.8.3`` = tag v2.8.3; ``file:line``):
 
 * Client messages are JSON text frames: ``Subscribe``, ``SubscribeMulti``, ``CallReducer`` (whose
-  ``args`` is a JSON *string* holding the argument array) and ``OneOffQuery``.
-* Server messages: ``IdentityToken``, ``InitialSubscription``, ``SubscribeMultiApplied``,
-  ``TransactionUpdate``, ``TransactionUpdateLight``, ``SubscriptionError``, ``OneOffQueryResponse``.
-* Every row in ``inserts``/``deletes`` is itself a JSON string (parse twice). Rows of stored tables
-  come as objects keyed by column; rows in transaction deltas come as positional arrays in the
-  schema's column order. Both are decoded here into ``dict`` rows.
-* Sums are ``[tag, payload]``; ``Option`` is ``[0, value]`` for Some and ``[1, []]`` (or
-  ``[1, {}]``) for None. Identities are ``0x``-hex with leading zeros stripped on the socket and 64
-  hex digits over HTTP: :func:`normalize_identity` maps both to 64 lowercase hex digits.
+  ``args`` is a JSON *string* holding the argument array; every field is required) and ``OneOffQuery``
+  (``crates/client-api-messages/src/websocket/v1.rs:53-247 @2.8.3``;
+  ``crates/core/src/client/message_handlers_v1.rs:22-32 @2.8.3``).
+* Every server message is the SATS value serialised through serde (``crates/sats/src/ser/serde.rs``):
+  named products are objects, sums *with* variant names (message enums, ``Option``) are
+  ``{"Name": payload}`` (``ser/serde.rs:104-116 @2.8.3``), so a message-level ``Option`` is
+  ``{"some": v}`` / ``{"none": []}`` (``ser/impls.rs:116-119 @2.8.3``), and sums *without* names (row
+  values) are ``[tag, payload]`` (``ser/serde.rs:117-122``).
+* Every row in ``inserts``/``deletes`` is itself a JSON string (parse twice;
+  ``crates/core/src/subscription/websocket_building.rs:60-65 @2.8.3``). Rows read from the stored
+  table (initial subscription, one-off queries) are objects keyed by column
+  (``crates/table/src/bflatn_from.rs:60-87 @2.8.3``); rows in transaction deltas are positional arrays in
+  the schema's column order. Inside rows ``Option`` is ``[0, v]`` for Some and ``[1, {}]`` (keyed) or
+  ``[1, []]`` (positional) for None (``bflatn_from.rs:168-196``; tags ``sats/src/algebraic_type.rs:321``).
+* Special products: ``Identity`` ``{"__identity__": "0x<hex, leading zeros stripped>"}``,
+  ``ConnectionId`` ``{"__connection_id__": <bare decimal u128>}`` (``crates/lib/src/connection_id.rs:8-31
+  @2.8.3``), ``Timestamp`` ``{"__timestamp_micros_since_unix_epoch__": n}``, ``TimeDuration``
+  ``{"__time_duration_micros__": n}`` (``crates/sats/src/product_type.rs:15-24 @2.8.3``); positionally
+  each is a one-element array. Over HTTP identities are 64 hex digits: :func:`normalize_identity` maps
+  both to 64 lowercase hex digits.
 
 Column types are described with a tiny algebra (:class:`Product`, :class:`Sum`, :class:`OptionOf`,
-and the names ``"identity"``, ``"timestamp"``, ``"connection_id"``; ``None`` means "leave as is"), so
-nested products such as ``position{x, y}`` decode to dicts from either row encoding.
+:class:`ArrayOf` and the names ``"identity"``, ``"timestamp"``, ``"time_duration"``,
+``"connection_id"``; ``None`` means "leave as is"), so nested products such as ``position{x, y}`` decode
+to dicts from either row encoding. :mod:`.schema` builds these types from the server's module schema.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..base import EngineError
 
-#: the only JSON WebSocket subprotocol of SpacetimeDB
+#: the only JSON WebSocket subprotocol of SpacetimeDB (``websocket/v1.rs:23-24 @2.8.3``)
 SUBPROTOCOL = "v1.json.spacetimedb"
 
 IDENTITY = "identity"
 TIMESTAMP = "timestamp"
+TIME_DURATION = "time_duration"
 CONNECTION_ID = "connection_id"
 
 _IDENTITY_KEY = "__identity__"
@@ -81,7 +96,22 @@ class OptionOf:
     inner: ColumnType = None
 
 
-ColumnType = Product | Sum | OptionOf | str | None
+@dataclass(frozen=True)
+class ArrayOf:
+    """``Vec<inner>``: a JSON array, each element decoded as ``inner``."""
+
+    inner: ColumnType = None
+
+
+ColumnType = Product | Sum | OptionOf | ArrayOf | str | None
+
+#: the special single-field products and the type names they decode to (``product_type.rs:15-21``)
+SPECIAL_PRODUCTS: dict[str, str] = {
+    "__identity__": IDENTITY,
+    "__connection_id__": CONNECTION_ID,
+    "__timestamp_micros_since_unix_epoch__": TIMESTAMP,
+    "__time_duration_micros__": TIME_DURATION,
+}
 
 
 def _field(spec: str | tuple[str, ColumnType]) -> tuple[str, ColumnType]:
@@ -185,7 +215,7 @@ def decode_option(value: Any) -> Any:
 
 
 def encode_option(value: Any) -> list[Any]:
-    """Encode an Option the way the server does: ``[0, v]`` or ``[1, []]``."""
+    """Encode an Option the way the server does in a positional row: ``[0, v]`` or ``[1, []]``."""
     return [1, []] if value is None else [0, value]
 
 
@@ -201,14 +231,22 @@ def decode_sum(value: Any) -> tuple[int, Any]:
     raise ProtocolError(f"not a sum value: {value!r} (expected [tag, payload])")
 
 
-def _decode_timestamp(value: Any) -> int:
-    if isinstance(value, Mapping) and _TIMESTAMP_KEY in value:
-        value = value[_TIMESTAMP_KEY]
+_SPECIAL_KEYS = {name: key for key, name in SPECIAL_PRODUCTS.items()}
+
+
+def _decode_special_int(value: Any, key: str, what: str) -> int:
+    """``{key: n}`` (keyed rows, messages), ``[n]`` (positional rows) or a bare ``n`` -> ``n``."""
+    if isinstance(value, Mapping) and key in value:
+        value = value[key]
     elif isinstance(value, list) and len(value) == 1:
         value = value[0]
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    raise ProtocolError(f"not a timestamp: {value!r}")
+    raise ProtocolError(f"not a {what}: {value!r}")
+
+
+def _decode_timestamp(value: Any) -> int:
+    return _decode_special_int(value, _TIMESTAMP_KEY, "timestamp")
 
 
 def _unwrap_special(value: Any) -> Any:
@@ -226,8 +264,33 @@ def _unwrap_special(value: Any) -> Any:
     return value
 
 
+def _decode_named(value: Any, typ: str) -> Any:
+    if typ == IDENTITY:
+        return normalize_identity(value)
+    if typ in _SPECIAL_KEYS:
+        return _decode_special_int(value, _SPECIAL_KEYS[typ], typ.replace("_", " "))
+    raise ValueError(f"unknown column type name {typ!r} (use 'identity', 'timestamp', 'time_duration', "
+                     "'connection_id', a Product, Sum, OptionOf, ArrayOf or None)")
+
+
+def _decode_sum(value: Any, typ: Sum) -> tuple[str, Any]:
+    if isinstance(value, Mapping) and len(value) == 1:  # named form {"Variant": payload}
+        ((name, payload),) = value.items()
+        for vname, vtype in typ.variants:
+            if vname == name:
+                return (vname, decode_value(payload, vtype))
+        raise ProtocolError(f"sum variant {name!r} is not one of {[v for v, _ in typ.variants]}")
+    tag, payload = decode_sum(value)
+    if tag >= len(typ.variants):
+        raise ProtocolError(f"sum tag {tag} is out of range for variants {[v for v, _ in typ.variants]}")
+    vname, vtype = typ.variants[tag]
+    return (vname, decode_value(payload, vtype))
+
+
 def decode_value(value: Any, typ: ColumnType) -> Any:
     """Decode one column value by its declared type (``None``: unwrap special products only).
+
+    A unit payload (``Product(())``: ``[]`` positionally, ``{}`` keyed) decodes to ``None``.
 
     Raises:
         ProtocolError: when the value does not have the declared shape.
@@ -235,34 +298,19 @@ def decode_value(value: Any, typ: ColumnType) -> Any:
     if typ is None:
         return _unwrap_special(value)
     if isinstance(typ, str):
-        if typ == IDENTITY:
-            return normalize_identity(value)
-        if typ == TIMESTAMP:
-            return _decode_timestamp(value)
-        if typ == CONNECTION_ID:
-            if isinstance(value, Mapping) and _CONNECTION_ID_KEY in value:
-                return value[_CONNECTION_ID_KEY]
-            if isinstance(value, list) and len(value) == 1:
-                return value[0]
-            return value
-        raise ValueError(f"unknown column type name {typ!r} (use 'identity', 'timestamp', 'connection_id', "
-                         "a Product, Sum, OptionOf or None)")
+        return _decode_named(value, typ)
     if isinstance(typ, OptionOf):
         inner = decode_option(value)
         return None if inner is None else decode_value(inner, typ.inner)
     if isinstance(typ, Sum):
-        if isinstance(value, Mapping) and len(value) == 1:  # named form {"Variant": payload}
-            ((name, payload),) = value.items()
-            for vname, vtype in typ.variants:
-                if vname == name:
-                    return (vname, decode_value(payload, vtype))
-            raise ProtocolError(f"sum variant {name!r} is not one of {[v for v, _ in typ.variants]}")
-        tag, payload = decode_sum(value)
-        if tag >= len(typ.variants):
-            raise ProtocolError(f"sum tag {tag} is out of range for variants {[v for v, _ in typ.variants]}")
-        vname, vtype = typ.variants[tag]
-        return (vname, decode_value(payload, vtype))
+        return _decode_sum(value, typ)
+    if isinstance(typ, ArrayOf):
+        if not isinstance(value, list):
+            return _unwrap_special(value)  # e.g. bytes, sent as a hex string (ser/serde.rs:84-87)
+        return [decode_value(v, typ.inner) for v in value]
     if isinstance(typ, Product):
+        if not typ.fields and value in ([], {}):
+            return None
         return _decode_product(value, typ.fields, "product")
     raise ValueError(f"unknown column type {typ!r}")
 
@@ -303,10 +351,42 @@ def decode_row(raw: Any, schema: TableSchema | None, table: str = "?") -> dict[s
         if isinstance(value, Mapping):
             return {str(k): _unwrap_special(v) for k, v in value.items()}
         raise ProtocolError(
-            f"table {table!r} sent a positional row {value!r} but its column order is unknown; declare a "
-            "TableSchema for it (or subscribe so an initial keyed row arrives first)"
+            f"table {table!r} sent a positional row {value!r} but its column order is unknown: the server's "
+            "schema (GET /v1/database/<db>/schema) did not list it; declare a TableSchema for it"
         )
-    return _decode_product(value, schema.columns, f"a row of table {table!r}")
+    return _row_decoder(schema)(value)
+
+
+_PLAIN = (int, float, str, bool, type(None))
+
+
+def _compile(typ: ColumnType, what: str) -> Callable[[Any], Any]:
+    """A decoder for ``typ`` with the type dispatch done once (rows are decoded in bulk); the same
+    results and errors as :func:`decode_value`."""
+    if typ is None:
+        return lambda v: v if type(v) in _PLAIN else _unwrap_special(v)
+    if isinstance(typ, Product) and typ.fields:
+        return _compile_product(typ.fields, what)
+    return lambda v: decode_value(v, typ)
+
+
+def _compile_product(fields: tuple[tuple[str, ColumnType], ...], what: str) -> Callable[[Any], dict[str, Any]]:
+    pairs = [(name, _compile(t, "product")) for name, t in fields]
+    size = len(pairs)
+
+    def decode(value: Any) -> dict[str, Any]:
+        if type(value) is list and len(value) == size:
+            return {name: dec(v) for (name, dec), v in zip(pairs, value)}
+        if isinstance(value, Mapping) and all(name in value for name, _ in pairs):
+            return {name: dec(value[name]) for name, dec in pairs}
+        return _decode_product(value, fields, what)  # raises the error naming what is wrong
+
+    return decode
+
+
+@functools.lru_cache(maxsize=256)
+def _row_decoder(schema: TableSchema) -> Callable[[Any], dict[str, Any]]:
+    return _compile_product(schema.columns, f"a row of table {schema.name!r}")
 
 
 def encode_value(value: Any, typ: ColumnType, positional: bool) -> Any:
@@ -317,20 +397,24 @@ def encode_value(value: Any, typ: ColumnType, positional: bool) -> Any:
         if typ == IDENTITY:
             text = identity_socket_form(value)
             return [text] if positional else {_IDENTITY_KEY: text}
-        if typ == TIMESTAMP:
-            return [int(value)] if positional else {_TIMESTAMP_KEY: int(value)}
-        if typ == CONNECTION_ID:
-            return [value] if positional else {_CONNECTION_ID_KEY: value}
+        if typ in _SPECIAL_KEYS:
+            return [int(value)] if positional else {_SPECIAL_KEYS[typ]: int(value)}
         raise ValueError(f"unknown column type name {typ!r}")
     if isinstance(typ, OptionOf):
-        return encode_option(None if value is None else encode_value(value, typ.inner, positional))
+        if value is None:
+            return [1, [] if positional else {}]
+        return [0, encode_value(value, typ.inner, positional)]
     if isinstance(typ, Sum):
         name, payload = value
         for tag, (vname, vtype) in enumerate(typ.variants):
             if vname == name:
                 return [tag, encode_value(payload, vtype, positional)]
         raise ValueError(f"unknown variant {name!r}")
+    if isinstance(typ, ArrayOf):
+        return [encode_value(v, typ.inner, positional) for v in value]
     if isinstance(typ, Product):
+        if not typ.fields and value is None:
+            return [] if positional else {}
         return encode_product(value, typ.fields, positional)
     raise ValueError(f"unknown column type {typ!r}")
 
@@ -371,6 +455,16 @@ def encode_subscribe_multi(queries: Iterable[str], request_id: int, query_id: in
     """``{"SubscribeMulti":{"query_strings":[…],"request_id":n,"query_id":{"id":q}}}``."""
     return json.dumps({"SubscribeMulti": {"query_strings": list(queries), "request_id": request_id,
                                           "query_id": {"id": query_id}}})
+
+
+def some(value: Any) -> dict[str, Any]:
+    """An ``Option`` argument that is set: ``{"some": value}`` (``None`` alone already means none).
+
+    The server reads reducer arguments with the SATS serde rules: a sum from ``{"name": v}``,
+    ``{"<tag>": v}`` or ``[tag, v]``, and an ``Option``'s none also from ``null`` -- a bare value is not
+    an ``Option`` (``crates/sats/src/de/serde.rs:240-275 @2.8.3``).
+    """
+    return {"some": value}
 
 
 def encode_call_reducer(reducer: str, args: Sequence[Any], request_id: int, flags: int = 0) -> str:
@@ -431,7 +525,14 @@ class SubscribeMultiApplied:
 
 @dataclass
 class TransactionUpdate:
-    """A reducer ran: ``status`` is ``committed``, ``failed`` (see ``error``) or ``out_of_energy``."""
+    """A reducer ran: ``status`` is ``committed``, ``failed`` (see ``error``) or ``out_of_energy``.
+
+    A failure to *handle* a client message (unknown reducer, bad arguments, a bad query in a legacy
+    ``Subscribe``) also arrives as a ``failed`` update, with ``request_id`` 0, ``reducer_id``
+    4294967295 for unknown names and ``reducer_name`` ``""`` (2.x) / ``"<none>"`` (1.x) when no reducer
+    was involved (``crates/core/src/client/message_handlers_v1.rs:102-164 @2.8.3``;
+    ``message_handlers.rs:175-192 @1.12``); :attr:`is_message_error` tells them apart.
+    """
 
     status: str
     tables: list[TableUpdate]
@@ -444,10 +545,18 @@ class TransactionUpdate:
     args: Any = None
     request_id: int | None = None
 
+    @property
+    def is_message_error(self) -> bool:
+        """A ``failed`` update that answers a message the server could not execute (request id 0)."""
+        return self.status != "committed" and self.request_id == 0
+
 
 @dataclass
 class TransactionUpdateLight:
-    """What other clients get for a transaction (2.x modules, scheduled reducers included)."""
+    """What other clients get for a transaction on a 2.x server running a 2.x-crate (V10) module, or
+    on any server when they connected with ``?light=true``
+    (``crates/core/src/subscription/module_subscription_manager.rs:1980-1993 @2.8.3``). ``request_id``
+    is the *caller's* request id (0 for scheduled reducers), never ours to match."""
 
     request_id: int | None
     tables: list[TableUpdate]
@@ -455,7 +564,10 @@ class TransactionUpdateLight:
 
 @dataclass
 class SubscriptionError:
-    """A subscription was rejected (bad SQL, unknown table) or failed later."""
+    """A ``SubscribeMulti``/``SubscribeSingle`` was rejected (bad SQL, unknown table), or (all ids
+    ``None``) a live subscription failed during a later transaction and the server dropped the client
+    (``module_subscription_manager.rs:2001-2018 @2.8.3``). A bad legacy ``Subscribe`` never produces
+    this: see :class:`TransactionUpdate`."""
 
     error: str
     request_id: int | None = None
@@ -492,24 +604,40 @@ ServerMessage = (IdentityToken | InitialSubscription | SubscribeMultiApplied | T
                  | TransactionUpdateLight | SubscriptionError | OneOffQueryResponse | UnknownMessage)
 
 
+def message_option(value: Any) -> Any:
+    """A message-level ``Option``: ``{"some": v}`` -> ``v``, ``{"none": []}`` -> ``None``.
+
+    Messages serialise ``Option`` as a *named* sum (``crates/sats/src/ser/impls.rs:116-119 @2.8.3``),
+    e.g. ``SubscriptionError.request_id`` (``websocket/v1.rs`` ``SubscriptionError``;
+    ``crates/core/src/client/messages.rs:664-671 @2.8.3``). Plain values and ``None`` pass through.
+    """
+    if isinstance(value, Mapping) and len(value) == 1:
+        ((key, inner),) = value.items()
+        if key == "some":
+            return inner
+        if key == "none":
+            return None
+    return value
+
+
 def _opt_int(value: Any) -> int | None:
+    """A request/query id: ``n``, ``{"id": n}`` (v1 ``QueryId`` = ``QuerySetId``: ``websocket/v1.rs:2``, ``common.rs:10-14 @2.8.3``), an
+    ``Option`` of those (``{"some": …}``/``{"none": []}``) or ``None``."""
+    value = message_option(value)
     if value is None:
         return None
-    if isinstance(value, Mapping) and "id" in value:
+    if isinstance(value, Mapping) and set(value) == {"id"}:
         value = value["id"]
-    if isinstance(value, list) and len(value) == 2 and value[0] in (0, 1):  # an encoded Option
-        value = decode_option(value)
-        if value is None:
-            return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ProtocolError(f"expected an integer id, got {value!r}")
+        raise ProtocolError(f"expected an integer id (or an Option of one), got {value!r}")
     return value
 
 
 def _opt_text(value: Any) -> str | None:
+    value = message_option(value)
     if value is None or isinstance(value, str):
         return value
-    inner = decode_option(value)
+    inner = decode_option(value)  # a positional [0, "text"] / [1, []]: tolerated
     return None if inner is None else str(inner)
 
 

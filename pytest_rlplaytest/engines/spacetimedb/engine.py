@@ -8,8 +8,10 @@
 
 ``start()`` starts a local server (isolated root, free port) and publishes the module, or, with
 ``--spacetimedb-url URL``, connects to a running server and its already published database (pass
-``publish=True`` to publish there too). Each agent is its own connection and identity; all agents
-share one database and one asyncio loop, and a ``VecEnv`` steps them concurrently.
+``publish=True`` to publish there too; the CLI's login for that server is kept under the artifacts
+folder, so later sessions can publish over the same database again). Each agent is its own connection
+and identity and calls reducers over its own WebSocket; all agents share one database and one asyncio
+loop, and a ``VecEnv`` steps them concurrently.
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...scenario import derive_seed
 from ..base import Engine, EngineContext, EngineError
-from .server import HttpApi, SpacetimeServer, find_spacetime, publish_module, spacetime_version
+from .install import SpacetimeInstall, find_spacetime
+from .server import HttpApi, SpacetimeServer, publish_module
 
 if TYPE_CHECKING:
     import gymnasium as gym
     from stable_baselines3.common.vec_env import VecEnv
 
-    from .env import LoopThread
+    from ...settings import Settings
+    from .blocking import LoopThread
     from .mapping import GameMapping
 
 #: episode length when the marker gives no ``max_episode_steps`` (Blackholio never ends by itself)
@@ -37,6 +41,13 @@ def database_name(module_dir: Path | str) -> str:
     """A valid database name from a module folder name (``Blackholio_Server`` -> ``blackholio-server``)."""
     name = re.sub(r"[^a-z0-9-]+", "-", Path(module_dir).name.lower()).strip("-")
     return name or "rlplaytest"
+
+
+def remote_cli_root(settings: Settings, url: str) -> Path:
+    """Where the CLI keeps its login (``cli.toml``) for the server at ``url``: one per server, under the
+    artifacts folder, so the identity that created a database can publish over it again."""
+    slug = re.sub(r"[^A-Za-z0-9.-]+", "_", url.split("://", 1)[-1]).strip("_") or "server"
+    return Path(settings.artifacts) / "spacetimedb-cli" / slug
 
 
 class SpacetimeEngine(Engine):
@@ -67,11 +78,6 @@ class SpacetimeEngine(Engine):
         self._mapping: GameMapping | None = None
 
     # -- options --------------------------------------------------------------------------------
-    def _setting(self, name: str, default: Any = None) -> Any:
-        value = getattr(self.context.settings, name)
-        return default if value is None else value
-
-
     @property
     def agents(self) -> int:
         """How many agents the marker asked for."""
@@ -120,57 +126,58 @@ class SpacetimeEngine(Engine):
     def start(self) -> None:
         """Start a server and publish (or reach ``--spacetimedb-url``); raise EngineUnavailable
         when the ``spacetime`` CLI is needed and missing."""
-        timeout = float(self._setting("engine_timeout", 30.0))
         self.module_dir = self._resolve_module()
         _ = self.agents, self.mapping  # validate the options before anything starts
         self.database = str(self.context.options.get("database") or
                             (database_name(self.module_dir) if self.module_dir else ""))
         if not self.database:
             raise EngineError(f"{self.context.nodeid}: pass env='spacetimedb:<module dir>' or database='<name>'")
-        url = self._setting("spacetimedb_url")
-        publish = self.context.options.get("publish")
         try:
-            if url:
-                self.url = str(url).rstrip("/")
-                if not HttpApi(self.url, timeout=min(timeout, 10)).ping():
-                    raise EngineError(f"no SpacetimeDB server answers GET {self.url}/v1/ping (from "
-                                      "--spacetimedb-url / SPACETIMEDB_URL); start it or drop the option")
-                if publish:
-                    self._publish_remote(timeout)
+            if self.context.settings.spacetimedb_url:
+                self._reach_remote(self.context.settings.spacetimedb_url)
             else:
-                if self.module_dir is None:
-                    raise EngineError(f"{self.context.nodeid}: without --spacetimedb-url the engine needs the "
-                                      "module folder: env='spacetimedb:<module dir>'")
-                if not self.module_dir.is_dir():
-                    raise EngineError(f"SpacetimeDB module folder {self.context.paths.describe(str(self.target))} "
-                                      "does not exist")
-                binary = find_spacetime(self._setting("spacetime_bin"))
-                log_dir = Path(self.context.artifacts_dir)
-                log_dir.mkdir(parents=True, exist_ok=True)
-                self.server = SpacetimeServer(binary, timeout=timeout, log_path=log_dir / "spacetimedb-server.log")
-                self.url = self.server.start()
-                self.version = self.server.version
-                if publish is None or publish:
-                    result = self.server.publish(self.module_dir, self.database)
-                    self.module_identity = result.identity
-                    (log_dir / "spacetimedb-publish.log").write_text(result.output)
-            from .env import LoopThread
+                self._start_local()
+            from .blocking import LoopThread
 
             self._loop = LoopThread(name=f"spacetimedb-{self.database}")
         except BaseException:
             self.close()
             raise
 
-    def _publish_remote(self, timeout: float) -> None:
-        import tempfile
-
+    def _reach_remote(self, url: str) -> None:
+        timeout = self.context.settings.engine_timeout
+        self.url = url.rstrip("/")
+        if not HttpApi(self.url, timeout=min(timeout, 10)).ping():
+            raise EngineError(f"no SpacetimeDB server answers GET {self.url}/v1/ping (from "
+                              "--spacetimedb-url / SPACETIMEDB_URL); start it or drop the option")
+        if not self.context.options.get("publish"):
+            return
         if self.module_dir is None:
             raise EngineError("publish=True needs env='spacetimedb:<module dir>'")
-        binary = find_spacetime(self._setting("spacetime_bin"))
-        self.version = spacetime_version(binary, timeout)
-        with tempfile.TemporaryDirectory(prefix="rlplaytest-spacetime-cli-") as root:
-            result = publish_module(binary, self.version, Path(root), self.url, self.module_dir, self.database)
+        install = SpacetimeInstall.locate(find_spacetime(self.context.settings.spacetime_bin), timeout)
+        self.version = install.version
+        result = publish_module(install, remote_cli_root(self.context.settings, self.url), self.url,
+                                self.module_dir, self.database)
         self.module_identity = result.identity
+
+    def _start_local(self) -> None:
+        if self.module_dir is None:
+            raise EngineError(f"{self.context.nodeid}: without --spacetimedb-url the engine needs the "
+                              "module folder: env='spacetimedb:<module dir>'")
+        if not self.module_dir.is_dir():
+            raise EngineError(f"SpacetimeDB module folder {self.context.paths.describe(str(self.target))} "
+                              "does not exist")
+        binary = find_spacetime(self.context.settings.spacetime_bin)
+        log_dir = Path(self.context.artifacts_dir)
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.server = SpacetimeServer(binary, timeout=self.context.settings.engine_timeout,
+                                      log_path=log_dir / "spacetimedb-server.log")
+        self.url = self.server.start()
+        self.version = self.server.version
+        if self.context.options.get("publish") is None or self.context.options["publish"]:
+            result = self.server.publish(self.module_dir, self.database)
+            self.module_identity = result.identity
+            (log_dir / "spacetimedb-publish.log").write_text(result.output)
 
     # -- environments -----------------------------------------------------------------------------
     def _make_one(self, index: int, seed: int) -> gym.Env:  # type: ignore[type-arg]
@@ -182,7 +189,7 @@ class SpacetimeEngine(Engine):
         if self._loop is None:
             raise EngineError("SpacetimeEngine.start() must run before making envs")
         env: gym.Env = SpacetimeEnv(self.url, self.database, self.mapping,  # type: ignore[type-arg]
-                                    name=f"agent{index}", timeout=float(self._setting("engine_timeout", 30.0)),
+                                    name=f"agent{index}", timeout=self.context.settings.engine_timeout,
                                     loop=self._loop)
         self._envs.append(env)
         steps = self.context.options.get("max_episode_steps") or DEFAULT_EPISODE_STEPS
@@ -229,7 +236,8 @@ class SpacetimeEngine(Engine):
             "database": self.database,
             "module_identity": self.module_identity,
             "spacetime_version": ".".join(map(str, self.version)) if self.version else None,
-            "server": "started" if self.server is not None or not self._setting("spacetimedb_url") else self.url,
+            "server": "started" if self.server is not None or not self.context.settings.spacetimedb_url
+            else self.url,
             "mapping": self.mapping.name,
             "agents": self.agents,
         }

@@ -2,30 +2,31 @@
 
 * :class:`SpacetimeAgent` is the asyncio core (usable directly from pytest-asyncio tests).
 * :class:`SpacetimeEnv` wraps it as a synchronous Gymnasium ``Env`` whose asyncio loop runs in a
-  background thread (:class:`LoopThread`), so Stable-Baselines3 can call ``step()`` normally.
+  background thread (:class:`~.blocking.LoopThread`), so Stable-Baselines3 can call ``step()`` normally.
+  Every reducer call goes over the agent's own WebSocket.
 * :func:`concurrent_vec_env` builds an SB3 ``VecEnv`` whose agents step *concurrently* (one thread
   per agent, all sharing one loop), so N agents in one database advance together in one server tick
   instead of N ticks.
 
-Importing this module imports gymnasium; the engine imports it lazily.
+Importing this module imports gymnasium and stable-baselines3; the engine imports it lazily.
 """
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import logging
-import threading
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from copy import deepcopy
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from stable_baselines3.common.vec_env import DummyVecEnv
 
 from ..base import EngineError
+from .blocking import LoopThread
 from .client import SpacetimeClient
 from .mapping import (
     AgentState,
@@ -38,66 +39,12 @@ from .mapping import (
     reward,
 )
 
-if TYPE_CHECKING:
-    from stable_baselines3.common.vec_env import VecEnv
+__all__ = ["ConcurrentVecEnv", "LoopThread", "SpacetimeAgent", "SpacetimeEnv", "concurrent_vec_env"]
 
-T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 #: respawn calls at reset before giving up (a fresh circle can be eaten before we see it)
 RESPAWN_ATTEMPTS = 5
-
-
-class LoopThread:
-    """An asyncio event loop running forever in a daemon thread."""
-
-    def __init__(self, name: str = "spacetimedb-loop") -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
-        self._closed = False
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        """Run ``coro`` on the loop and wait for its result from any other thread.
-
-        Raises:
-            EngineError: when it does not finish within ``timeout`` seconds (it is then cancelled).
-        """
-        if self._closed:
-            coro.close()
-            raise EngineError("the SpacetimeDB event loop is closed; the env was closed already")
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise EngineError(f"a SpacetimeDB operation did not finish within {timeout:g} s; raise "
-                              "--rl-engine-timeout if the server is slow") from None
-
-    def close(self) -> None:
-        """Stop the loop and join its thread (idempotent)."""
-        if self._closed:
-            return
-        self._closed = True
-
-        async def _cancel_rest() -> None:
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-        try:
-            asyncio.run_coroutine_threadsafe(_cancel_rest(), self.loop).result(5)
-        except Exception:  # pragma: no cover - best effort
-            pass
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(5)
-        if not self._thread.is_alive():
-            self.loop.close()
 
 
 class SpacetimeAgent:
@@ -300,7 +247,7 @@ class SpacetimeEnv(gym.Env):  # type: ignore[type-arg]
             return
         self._closed = True
         try:
-            if not self.loop._closed:
+            if not self.loop.closed:
                 self.loop.run(self.agent.close(), 10)
         except Exception:  # closing must never mask the test's own error
             pass
@@ -309,47 +256,50 @@ class SpacetimeEnv(gym.Env):  # type: ignore[type-arg]
                 self.loop.close()
 
 
-def concurrent_vec_env(env_fns: Sequence[Callable[[], gym.Env]]) -> VecEnv:  # type: ignore[type-arg]
+class ConcurrentVecEnv(DummyVecEnv):
     """An SB3 ``DummyVecEnv`` whose ``step`` runs every env's ``step`` concurrently in threads.
 
     Use it for agents sharing one server loop: their actions reach the server in the same tick, so one
     ``VecEnv.step`` takes one tick, not one per agent. Auto-reset and ``terminal_observation`` follow
     ``DummyVecEnv`` exactly.
     """
-    from stable_baselines3.common.vec_env import DummyVecEnv
 
-    class ConcurrentVecEnv(DummyVecEnv):
-        def __init__(self, fns: Sequence[Callable[[], gym.Env]]) -> None:  # type: ignore[type-arg]
-            super().__init__(list(fns))
-            self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, self.num_envs),
-                                                               thread_name_prefix="spacetimedb-agent")
+    def __init__(self, env_fns: Sequence[Callable[[], gym.Env]]) -> None:  # type: ignore[type-arg]
+        super().__init__(list(env_fns))
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, self.num_envs),
+                                                           thread_name_prefix="spacetimedb-agent")
 
-        def _step_one(self, i: int) -> Any:
-            obs, rew, terminated, truncated, info = self.envs[i].step(self.actions[i])
-            done = terminated or truncated
-            info["TimeLimit.truncated"] = truncated and not terminated
-            reset_info: dict[str, Any] | None = None
-            if done:
-                info["terminal_observation"] = obs
-                obs, reset_info = self.envs[i].reset()
-            return obs, rew, done, info, reset_info
+    def _step_one(self, i: int) -> Any:
+        obs, rew, terminated, truncated, info = self.envs[i].step(self.actions[i])
+        done = terminated or truncated
+        info["TimeLimit.truncated"] = truncated and not terminated
+        reset_info: dict[str, Any] | None = None
+        if done:
+            info["terminal_observation"] = obs
+            obs, reset_info = self.envs[i].reset()
+        return obs, rew, done, info, reset_info
 
-        def step_wait(self) -> Any:
-            results = list(self._pool.map(self._step_one, range(self.num_envs)))
-            for i, (obs, rew, done, info, reset_info) in enumerate(results):
-                self.buf_rews[i] = rew
-                self.buf_dones[i] = done
-                self.buf_infos[i] = info
-                if reset_info is not None:
-                    self.reset_infos[i] = reset_info
-                self._save_obs(i, obs)
-            return (self._obs_from_buf(), np.copy(self.buf_rews), np.copy(self.buf_dones),
-                    deepcopy(self.buf_infos))
+    def step_wait(self) -> Any:
+        """Step every env at once; then fill the buffers like ``DummyVecEnv.step_wait``."""
+        results = list(self._pool.map(self._step_one, range(self.num_envs)))
+        for i, (obs, rew, done, info, reset_info) in enumerate(results):
+            self.buf_rews[i] = rew
+            self.buf_dones[i] = done
+            self.buf_infos[i] = info
+            if reset_info is not None:
+                self.reset_infos[i] = reset_info
+            self._save_obs(i, obs)
+        return (self._obs_from_buf(), np.copy(self.buf_rews), np.copy(self.buf_dones),
+                deepcopy(self.buf_infos))
 
-        def close(self) -> None:
-            try:
-                super().close()
-            finally:
-                self._pool.shutdown(wait=False, cancel_futures=True)
+    def close(self) -> None:
+        """Close every env and the thread pool."""
+        try:
+            super().close()
+        finally:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
+
+def concurrent_vec_env(env_fns: Sequence[Callable[[], gym.Env]]) -> ConcurrentVecEnv:  # type: ignore[type-arg]
+    """A :class:`ConcurrentVecEnv` of ``env_fns`` (agents stepped concurrently)."""
     return ConcurrentVecEnv(env_fns)

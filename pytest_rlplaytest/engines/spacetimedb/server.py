@@ -1,13 +1,16 @@
 """Start (or reach) a SpacetimeDB server, publish a module, and talk to its HTTP API (stdlib only).
 
-* :func:`find_spacetime` locates the ``spacetime`` CLI (setting ``spacetime_bin`` / ``SPACETIME_BIN``,
-  then ``PATH``); a missing binary is :class:`~..base.EngineUnavailable` with an install hint.
-* :class:`SpacetimeServer` runs ``spacetime --root-dir TMP --config-path TMP/cli.toml start -l
-  127.0.0.1:0 --data-dir TMP/data [--non-interactive]`` in its own process group, with a root and
-  config of its own (never the user's), reads the bound address from the log line ``Starting
-  SpacetimeDB listening on <addr>``, waits for ``GET /v1/ping`` to answer 200, publishes modules with
-  ``spacetime publish -s URL -p MODULE DB -c --yes`` and kills the whole group on :meth:`stop`.
-* :class:`HttpApi` wraps ``/v1/ping``, ``/v1/health``, ``POST /v1/identity``, reducer calls and SQL.
+* :mod:`.install` finds the binaries behind the configured ``spacetime`` (the version-manager proxy,
+  ``spacetimedb-cli`` or ``spacetimedb-standalone``) and builds isolated command lines.
+* :class:`SpacetimeServer` runs ``spacetimedb-standalone start --data-dir ROOT/data --jwt-key-dir
+  ROOT/keys --listen-addr 127.0.0.1:0 --non-interactive`` (or the same through ``spacetime start``) in
+  its own process group, with data, keys and ``cli.toml`` of its own (never the user's), reads the
+  bound address from the log line ``Starting SpacetimeDB listening on <addr>``
+  (``crates/standalone/src/subcommands/start.rs:264 @2.8.3``), waits for ``GET /v1/ping`` to answer 200,
+  publishes modules with ``spacetimedb-cli --root-dir=ROOT --config-path=ROOT/cli.toml publish -s URL -p
+  MODULE DB -c --yes`` and kills the whole group on :meth:`stop`.
+* :class:`HttpApi` wraps ``/v1/ping``, ``/v1/health``, ``POST /v1/identity``, the schema endpoint,
+  reducer calls and SQL.
 """
 
 from __future__ import annotations
@@ -23,114 +26,35 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ..base import EngineError, EngineUnavailable
-from .codec import normalize_identity
+from ..base import EngineError
+from .codec import ProtocolError, normalize_identity
+from .install import INSTALL_HINT, SpacetimeInstall, find_spacetime, parse_version, spacetime_version, tail
+from .schema import ModuleSchema, parse_module_def
 
-INSTALL_HINT = (
-    "Install the SpacetimeDB CLI (curl -sSf https://install.spacetimedb.com | sh, see "
-    "https://spacetimedb.com/install) and put `spacetime` on PATH, or point --spacetime-bin / "
-    "SPACETIME_BIN at it, or pass --spacetimedb-url for a server that is already running."
-)
+__all__ = ["INSTALL_HINT", "HttpApi", "HttpError", "PublishResult", "SpacetimeInstall", "SpacetimeServer",
+           "find_spacetime", "kill_process_group", "parse_version", "publish_module", "spacetime_version", "tail"]
 
 LISTENING_RE = re.compile(r"Starting SpacetimeDB listening on (\S+)")
-VERSION_RE = re.compile(r"spacetimedb tool version (\d+)\.(\d+)\.(\d+)")
-ANY_VERSION_RE = re.compile(r"(\d+)\.(\d+)\.(\d+)")
 PUBLISH_IDENTITY_RE = re.compile(r"identity:\s*(?:0x)?([0-9a-fA-F]{1,64})\b")
 
-#: ``--non-interactive`` exists on ``spacetime start`` from this version on
-NON_INTERACTIVE_SINCE = (1, 12, 0)
-#: from this version on ``-c`` (``--delete-data``) takes its mode as ``=value``
-DELETE_DATA_EQUALS_SINCE = (2, 2, 0)
-
-
-def tail(text: str, lines: int = 30) -> str:
-    """The last ``lines`` lines of ``text`` (for error messages)."""
-    rows = text.rstrip().splitlines()
-    cut = rows[-lines:]
-    return ("…\n" if len(rows) > lines else "") + "\n".join(cut)
-
-
-def find_spacetime(configured: str | None = None, environ: Mapping[str, str] | None = None) -> str:
-    """Return the path of the ``spacetime`` CLI.
-
-    Order: ``configured`` (the ``spacetime_bin`` setting), ``$SPACETIME_BIN``, ``PATH``.
-
-    Raises:
-        EngineUnavailable: when none is found (with an install hint).
-    """
-    environ = os.environ if environ is None else environ
-    for source, candidate in (("--spacetime-bin", configured), ("SPACETIME_BIN", environ.get("SPACETIME_BIN"))):
-        if candidate:
-            path = shutil.which(candidate) or (candidate if os.access(candidate, os.X_OK) else None)
-            if path is None:
-                raise EngineUnavailable(f"{source} points at {candidate!r}, which is not an executable file.",
-                                        INSTALL_HINT)
-            return str(Path(path).resolve())
-    found = shutil.which("spacetime", path=environ.get("PATH"))
-    if found is None:
-        raise EngineUnavailable("The SpacetimeDB CLI `spacetime` was not found on PATH.", INSTALL_HINT)
-    return found
-
-
-def parse_version(text: str) -> tuple[int, int, int] | None:
-    """Parse ``spacetime --version`` output (``spacetimedb tool version 1.3.0; …``)."""
-    m = VERSION_RE.search(text) or ANY_VERSION_RE.search(text)
-    return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
-
-
-def spacetime_version(binary: str, timeout: float = 30.0) -> tuple[int, int, int]:
-    """Run ``spacetime --version`` and parse it.
-
-    Raises:
-        EngineError: when it fails or prints no version.
-    """
-    try:
-        proc = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise EngineError(f"`{binary} --version` failed: {exc}") from exc
-    output = proc.stdout + proc.stderr
-    version = parse_version(output)
-    if proc.returncode != 0 or version is None:
-        raise EngineError(f"`{binary} --version` exited with status {proc.returncode} and printed no version:\n"
-                          f"{tail(output)}\nIs this the SpacetimeDB CLI?")
-    return version
-
-
-def global_args(root: Path) -> list[str]:
-    """Global flags isolating the CLI in ``root`` (its own config, never the user's)."""
-    return ["--root-dir", str(root), "--config-path", str(root / "cli.toml")]
-
-
-def start_args(version: tuple[int, int, int], root: Path, listen: str = "127.0.0.1:0",
-               in_memory: bool = False) -> list[str]:
-    """Arguments after the binary for ``spacetime start`` (``--non-interactive`` from 1.12)."""
-    args = [*global_args(root), "start", "-l", listen, "--data-dir", str(root / "data")]
-    if in_memory:
-        args.append("--in-memory")
-    if version >= NON_INTERACTIVE_SINCE:
-        args.append("--non-interactive")
-    return args
-
-
-def publish_args(version: tuple[int, int, int], root: Path, url: str, module_dir: Path, database: str,
-                 clear: bool = True) -> list[str]:
-    """Arguments after the binary for ``spacetime publish -s URL -p MODULE DB -c --yes``.
-
-    From 2.2 the delete-data flag takes its mode as ``=value`` (``-c=always``); before, a bare ``-c``.
-    ``--yes`` stays a plain switch and goes last, so it can never swallow the database name.
-    """
-    args = [*global_args(root), "publish", "-s", url, "-p", str(module_dir), database]
-    if clear:
-        args.append("-c=always" if version >= DELETE_DATA_EQUALS_SINCE else "-c")
-    args.append("--yes")
-    return args
+#: what ``POST /v1/database/{db}/call/{reducer}`` answers, by status
+#: (``crates/client-api/src/routes/database.rs:99-119,140-215,407-454 @2.8.3``)
+CALL_STATUS = {
+    530: "the reducer failed",
+    400: "bad arguments, or a lifecycle reducer",
+    402: "the module's energy budget is exhausted",
+    403: "the module's client_connected reducer rejected the caller",
+    404: "unknown database, or no such reducer or procedure (private reducers count as unknown)",
+    415: "the body must be sent with Content-Type: application/json",
+    500: "the server failed",
+    503: "out of energy while connecting",
+}
 
 
 # -- HTTP --------------------------------------------------------------------------------------
@@ -193,17 +117,44 @@ class HttpApi:
             raise HttpError(f"POST /v1/identity answered an unexpected body: {text[:300]}", status, text) from exc
 
     def call_reducer(self, database: str, reducer: str, args: Sequence[Any], token: str | None = None) -> None:
-        """``POST /v1/database/{db}/call/{reducer}`` with a JSON array body.
+        """``POST /v1/database/{db}/call/{reducer}`` with a JSON array body, **outside any connection**.
+
+        The server wraps every HTTP call in the module's lifecycle reducers: it makes a fresh connection
+        id, runs ``client_connected``, the reducer, then ``client_disconnected`` -- always, even when the
+        call failed (``with_connection``, ``crates/client-api/src/routes/database.rs:682-715 @2.8.3``;
+        ``:145-189 @1.12``). A module whose ``client_disconnected`` cleans up the caller's state (the
+        example Blackholio deletes the caller's player) undoes the call at once, and a call made with a
+        live agent's token runs that identity's ``client_disconnected`` too. Call reducers over a
+        WebSocket instead (:meth:`~.client.SpacetimeClient.call_reducer`,
+        :meth:`~.fixtures.SpacetimeInstance.connect`); use this for modules without such lifecycle
+        effects. An unknown or private reducer is then tried as a procedure: 404 ``No such procedure``.
 
         Raises:
-            HttpError: 530 (the reducer failed: its message), 400 (bad arguments), 404 (unknown).
+            HttpError: with the status (see :data:`CALL_STATUS`) and the server's text.
         """
         path = f"/v1/database/{quote(database, safe='')}/call/{quote(reducer, safe='')}"
         status, text = self._request("POST", path, json.dumps(list(args)).encode(), token)
         if status != 200:
-            what = {530: "the reducer failed", 400: "bad arguments", 404: "unknown database or reducer"}.get(
-                status, "unexpected status")
+            what = CALL_STATUS.get(status, "unexpected status")
             raise HttpError(f"calling {reducer} on {database}: {what} (HTTP {status}): {text[:500]}", status, text)
+
+    def schema(self, database: str, token: str | None = None) -> ModuleSchema:
+        """The module's tables and reducers: ``GET /v1/database/{db}/schema?version=9`` (what
+        ``spacetime describe --json`` reads: ``crates/cli/src/subcommands/describe.rs:54-97 @1.12``).
+
+        Raises:
+            HttpError: when the server does not answer 200 (e.g. 404 for an unknown database).
+            ProtocolError: when the answer is not a ``RawModuleDefV9``.
+        """
+        path = f"/v1/database/{quote(database, safe='')}/schema?version=9"
+        status, text = self._request("GET", path, token=token)
+        if status != 200:
+            raise HttpError(f"GET {path} answered {status}: {text[:300]}", status, text)
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ProtocolError(f"GET {path} answered invalid JSON: {text[:200]!r}") from exc
+        return parse_module_def(data)
 
     def sql(self, database: str, query: str, token: str | None = None) -> list[dict[str, Any]]:
         """``POST /v1/database/{db}/sql`` (plain-text SQL); returns the raw statement results."""
@@ -245,11 +196,13 @@ class PublishResult:
 
 @dataclass
 class SpacetimeServer:
-    """A local ``spacetime start`` process with an isolated root directory.
+    """A local SpacetimeDB server process with an isolated root directory.
 
     Args:
-        binary: the ``spacetime`` CLI (see :func:`find_spacetime`).
-        root: the isolated root (None: a fresh temporary directory, removed on :meth:`stop`).
+        binary: the entry binary (see :func:`~.install.find_spacetime`): the ``spacetime`` proxy,
+            ``spacetimedb-cli`` or ``spacetimedb-standalone``.
+        root: the isolated root (None: a fresh temporary directory, removed on :meth:`stop`); it holds
+            ``data/``, ``keys/`` (the JWT key pair), ``cli.toml`` (the CLI's login for this server).
         timeout: seconds for the server to come up.
         publish_timeout: seconds for ``spacetime publish`` (it compiles the module: slow the first time).
         log_path: where the server's output goes (default ``root/server.log``).
@@ -261,6 +214,7 @@ class SpacetimeServer:
     publish_timeout: float = 900.0
     log_path: Path | None = None
     in_memory: bool = False
+    install: SpacetimeInstall | None = None
     version: tuple[int, int, int] = (0, 0, 0)
     url: str = ""
     process: subprocess.Popen[bytes] | None = None
@@ -274,18 +228,20 @@ class SpacetimeServer:
         Raises:
             EngineError: when it exits early or is not ready in time (with exit status and log tail).
         """
-        self.version = spacetime_version(self.binary, self.timeout)
+        # the version probe gets its own time: through the proxy it starts two processes
+        self.install = self.install or SpacetimeInstall.locate(self.binary, max(self.timeout, 30.0))
+        self.version = self.install.version
         if self.root is None:
             self.root = Path(tempfile.mkdtemp(prefix="rlplaytest-spacetimedb-"))
             self._own_root = True
         self.root.mkdir(parents=True, exist_ok=True)
         self.log_path = self.log_path or self.root / "server.log"
         self._log_file = open(self.log_path, "wb")  # kept open for the process's life
-        argv = [self.binary, *start_args(self.version, self.root, in_memory=self.in_memory)]
+        argv = self.install.start_argv(self.root, in_memory=self.in_memory)
         try:
             self.process = subprocess.Popen(argv, stdout=self._log_file, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, start_new_session=True,
-                                            env=self._env())
+                                            env=_quiet_env())
         except OSError as exc:
             raise EngineError(f"cannot run {argv[0]}: {exc}") from exc
         try:
@@ -299,11 +255,6 @@ class SpacetimeServer:
             self.stop()
             raise
         return self.url
-
-    def _env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.setdefault("NO_COLOR", "1")
-        return env
 
     def log_text(self) -> str:
         """The server's output so far."""
@@ -341,9 +292,9 @@ class SpacetimeServer:
         Raises:
             EngineError: when publishing fails or times out (with exit status and output tail).
         """
-        if not self.url or self.root is None:
+        if not self.url or self.root is None or self.install is None:
             raise EngineError("start the server before publishing")
-        result = publish_module(self.binary, self.version, self.root, self.url, Path(module_dir), database,
+        result = publish_module(self.install, self.root, self.url, Path(module_dir), database,
                                 clear=clear, timeout=self.publish_timeout)
         self.published.append(result)
         return result
@@ -403,9 +354,9 @@ def kill_process_group(proc: subprocess.Popen[bytes], grace: float = 5.0) -> Non
             continue
 
 
-def publish_module(binary: str, version: tuple[int, int, int], root: Path, url: str, module_dir: Path,
-                   database: str, clear: bool = True, timeout: float = 900.0) -> PublishResult:
-    """Run ``spacetime publish`` with the isolated ``root``; parse the database identity.
+def publish_module(install: SpacetimeInstall, root: Path, url: str, module_dir: Path, database: str,
+                   clear: bool = True, timeout: float = 900.0) -> PublishResult:
+    """Publish ``module_dir`` as ``database`` at ``url``, the CLI's login kept in ``root/cli.toml``.
 
     Raises:
         EngineError: on a non-zero exit or timeout (with exit status and output tail).
@@ -413,17 +364,18 @@ def publish_module(binary: str, version: tuple[int, int, int], root: Path, url: 
     if not module_dir.is_dir():
         raise EngineError(f"SpacetimeDB module folder {module_dir} does not exist; pass "
                           "env='spacetimedb:<folder with the module's Cargo.toml>'")
-    argv = [binary, *publish_args(version, root, url, module_dir, database, clear)]
+    root.mkdir(parents=True, exist_ok=True)
+    argv = install.publish_argv(root, url, module_dir, database, clear)
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                              start_new_session=True, check=False)
+                              start_new_session=True, check=False, env=_quiet_env())
     except subprocess.TimeoutExpired as exc:
         out = (exc.stdout or b"")
         text = out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out)
         raise EngineError(f"`spacetime publish` did not finish within {timeout:g} s.\ncommand: {' '.join(argv)}\n"
                           f"output:\n{tail(text)}") from None
     except OSError as exc:
-        raise EngineError(f"cannot run {binary}: {exc}") from exc
+        raise EngineError(f"cannot run {argv[0]}: {exc}") from exc
     output = proc.stdout + proc.stderr
     if proc.returncode != 0:
         raise EngineError(f"`spacetime publish` of {module_dir} as {database!r} exited with status "
@@ -431,3 +383,11 @@ def publish_module(binary: str, version: tuple[int, int, int], root: Path, url: 
                           "Fix the module (build errors above) or the server URL.")
     m = PUBLISH_IDENTITY_RE.search(output)
     return PublishResult(database, normalize_identity(m.group(1)) if m else None, output)
+
+
+def _quiet_env() -> dict[str, str]:
+    """The environment for SpacetimeDB processes: no ANSI colours in logs (1.12 colours even into files
+    unless ``NO_COLOR`` is set: ``crates/core/src/startup.rs:52-74 @1.12``)."""
+    env = dict(os.environ)
+    env.setdefault("NO_COLOR", "1")
+    return env

@@ -1,14 +1,35 @@
 //! A Blackholio-style game for pytest-rlplaytest: players steer circles, eat food and smaller
 //! circles, and grow.
 //!
-//! Written against the SpacetimeDB 1.x Rust module API; it is NOT compiled in this repository's CI
-//! (no `spacetimedb` crate or `spacetime` CLI offline). The Python test double in
-//! `tests/spacetimedb/fake_spacetimedb_server.py` (class `World`) implements the same rules with the
-//! same constants, and the tests that need this module for real skip when `spacetime` is absent.
+//! Written against the SpacetimeDB 2.x Rust module API (the `spacetimedb` crate at tag v2.8.3 of
+//! clockworklabs/SpacetimeDB), as the upstream 2.x Blackholio demo is (`demo/Blackholio/server-rust`):
+//!
+//! * `#[spacetimedb::table(accessor = x, public)]`: `accessor` is required and the 1.x `name = x` is a
+//!   compile error (crates/bindings-macro/src/table.rs:85-183); tables are private by default
+//!   (table.rs:1159-1160); field attributes `#[primary_key]`, `#[unique]`, `#[auto_inc]`,
+//!   `#[index(btree)]` (crates/bindings-macro/src/lib.rs:220, table.rs:369-406);
+//!   `scheduled(reducer)` with `scheduled_id` / `scheduled_at: ScheduleAt` columns (table.rs:195-231);
+//! * `#[spacetimedb::reducer]`, `#[reducer(init | client_connected | client_disconnected)]`
+//!   (crates/bindings-macro/src/reducer.rs:9-58);
+//! * `ReducerContext`: `ctx.sender()` is a method (crates/bindings/src/lib.rs:1073-1075), `ctx.timestamp`
+//!   and `ctx.db` fields, `ctx.rng()` (crates/bindings/src/rng.rs:49, `spacetimedb::rand` is rand 0.8,
+//!   a default feature: lib.rs:32, crates/bindings/Cargo.toml:17-19);
+//! * `Table::try_insert`/`count`/`iter`, unique-column `find`/`update`/`delete`, btree `filter`
+//!   (crates/bindings/src/table.rs:28-103,351-428,599-640); `TryInsertError` converts into `String`
+//!   for `?` (table.rs:256); `Timestamp::duration_since` (crates/sats/src/timestamp.rs:118).
+//!
+//! Scheduled reducers of a 2.x module are private to the database owner (the server's validation,
+//! crates/schema/src/def/validate/v10.rs:386-423), so clients cannot call the ticks.
+//!
+//! It is NOT compiled in this repository's CI (no `spacetimedb` crate or `spacetime` CLI offline).
+//! The Python test double in `tests/spacetimedb/fake_modules.py` (class `World`) implements the same
+//! rules with the same constants, and the tests that need this module for real skip when `spacetime`
+//! is absent.
 //!
 //! Tables: config, entity, circle, player, food (public); move/spawn timers (scheduled, private).
 //! Client reducers: enter_game(name), update_player_input(direction), player_split(), respawn(),
-//! suicide(). Lifecycle: init, client_connected, client_disconnected.
+//! suicide(). Lifecycle: init, client_connected, client_disconnected (which deletes the caller's
+//! player: an HTTP reducer call, wrapped in connect/disconnect by the server, is undone at once).
 
 use spacetimedb::rand::Rng;
 use spacetimedb::{Identity, ReducerContext, ScheduleAt, SpacetimeType, Table, Timestamp};
@@ -36,14 +57,14 @@ pub struct DbVector2 {
     pub y: f32,
 }
 
-#[spacetimedb::table(name = config, public)]
+#[spacetimedb::table(accessor = config, public)]
 pub struct Config {
     #[primary_key]
     pub id: u32,
     pub world_size: u64,
 }
 
-#[spacetimedb::table(name = entity, public)]
+#[spacetimedb::table(accessor = entity, public)]
 #[derive(Clone, Debug)]
 pub struct Entity {
     #[primary_key]
@@ -53,7 +74,7 @@ pub struct Entity {
     pub mass: u32,
 }
 
-#[spacetimedb::table(name = circle, public)]
+#[spacetimedb::table(accessor = circle, public)]
 #[derive(Clone, Debug)]
 pub struct Circle {
     #[primary_key]
@@ -65,7 +86,7 @@ pub struct Circle {
     pub last_split_time: Timestamp,
 }
 
-#[spacetimedb::table(name = player, public)]
+#[spacetimedb::table(accessor = player, public)]
 #[derive(Clone, Debug)]
 pub struct Player {
     #[primary_key]
@@ -76,13 +97,13 @@ pub struct Player {
     pub name: String,
 }
 
-#[spacetimedb::table(name = food, public)]
+#[spacetimedb::table(accessor = food, public)]
 pub struct Food {
     #[primary_key]
     pub entity_id: u32,
 }
 
-#[spacetimedb::table(name = move_all_players_timer, scheduled(move_all_players))]
+#[spacetimedb::table(accessor = move_all_players_timer, scheduled(move_all_players))]
 pub struct MoveAllPlayersTimer {
     #[primary_key]
     #[auto_inc]
@@ -90,7 +111,7 @@ pub struct MoveAllPlayersTimer {
     pub scheduled_at: ScheduleAt,
 }
 
-#[spacetimedb::table(name = spawn_food_timer, scheduled(spawn_food))]
+#[spacetimedb::table(accessor = spawn_food_timer, scheduled(spawn_food))]
 pub struct SpawnFoodTimer {
     #[primary_key]
     #[auto_inc]
@@ -121,15 +142,8 @@ fn player_of(ctx: &ReducerContext) -> Result<Player, String> {
     ctx.db
         .player()
         .identity()
-        .find(ctx.sender)
+        .find(ctx.sender())
         .ok_or_else(|| "Player not found; call enter_game first".to_string())
-}
-
-fn only_scheduler(ctx: &ReducerContext, name: &str) -> Result<(), String> {
-    if ctx.sender != ctx.identity() {
-        return Err(format!("{name} may only be called by the scheduler"));
-    }
-    Ok(())
 }
 
 fn spawn_circle(
@@ -182,15 +196,15 @@ pub fn init(ctx: &ReducerContext) -> Result<(), String> {
 
 #[spacetimedb::reducer(client_connected)]
 pub fn connect(ctx: &ReducerContext) -> Result<(), String> {
-    log::debug!("client connected: {}", ctx.sender);
+    log::debug!("client connected: {}", ctx.sender());
     Ok(())
 }
 
 #[spacetimedb::reducer(client_disconnected)]
 pub fn disconnect(ctx: &ReducerContext) -> Result<(), String> {
-    if let Some(player) = ctx.db.player().identity().find(ctx.sender) {
+    if let Some(player) = ctx.db.player().identity().find(ctx.sender()) {
         remove_circles_of(ctx, player.player_id);
-        ctx.db.player().identity().delete(ctx.sender);
+        ctx.db.player().identity().delete(ctx.sender());
     }
     Ok(())
 }
@@ -201,10 +215,10 @@ pub fn enter_game(ctx: &ReducerContext, name: String) -> Result<(), String> {
     if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
         return Err(format!("name must be 1 to {MAX_NAME_LEN} characters"));
     }
-    if ctx.db.player().identity().find(ctx.sender).is_some() {
+    if ctx.db.player().identity().find(ctx.sender()).is_some() {
         return Err("this identity already entered the game".to_string());
     }
-    let player = ctx.db.player().try_insert(Player { identity: ctx.sender, player_id: 0, name })?;
+    let player = ctx.db.player().try_insert(Player { identity: ctx.sender(), player_id: 0, name })?;
     spawn_initial_circle(ctx, player.player_id)?;
     Ok(())
 }
@@ -277,7 +291,6 @@ pub fn suicide(ctx: &ReducerContext) -> Result<(), String> {
 
 #[spacetimedb::reducer]
 pub fn spawn_food(ctx: &ReducerContext, _timer: SpawnFoodTimer) -> Result<(), String> {
-    only_scheduler(ctx, "spawn_food")?;
     if ctx.db.player().count() == 0 {
         return Ok(());
     }
@@ -297,7 +310,6 @@ pub fn spawn_food(ctx: &ReducerContext, _timer: SpawnFoodTimer) -> Result<(), St
 
 #[spacetimedb::reducer]
 pub fn move_all_players(ctx: &ReducerContext, _timer: MoveAllPlayersTimer) -> Result<(), String> {
-    only_scheduler(ctx, "move_all_players")?;
     let size = world_size(ctx)?;
 
     // 1. move every circle along its direction, clamped inside the world
