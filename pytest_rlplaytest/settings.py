@@ -194,8 +194,8 @@ OPTIONS: tuple[Option, ...] = (
            "Godot binary (a name on PATH, or a path relative to the rootdir)", "PATH",
            flag_name="--godot-bin", ini_name="godot_bin", env_name="GODOT_BIN", kind="binary",
            default_doc="PATH: `godot`, `godot4`, `godot3-server`, `godot3`"),
-    Option("spacetime_bin", text_value, None, "spacetime CLI binary (a name on PATH, or a path relative to the "
-           "rootdir)", "PATH", flag_name="--spacetime-bin", ini_name="spacetime_bin", env_name="SPACETIME_BIN",
+    Option("spacetime_bin", text_value, None, "the SpacetimeDB binaries: the spacetime proxy, spacetimedb-cli or "
+           "spacetimedb-standalone (a name on PATH, or a path relative to the rootdir)", "PATH", flag_name="--spacetime-bin", ini_name="spacetime_bin", env_name="SPACETIME_BIN",
            kind="binary", default_doc="PATH: `spacetime`"),
     Option("spacetimedb_scope", choice("session", "package", "module", "class", "function"), "session",
            "scope of the spacetimedb_instance fixture (one server per session by default)",
