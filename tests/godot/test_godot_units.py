@@ -59,17 +59,19 @@ def test_encode_refuses_nan_and_frames_ascii() -> None:
 def test_action_codecs() -> None:
     one = ActionCodec({"move": {"size": 3, "action_type": "discrete"}})
     assert one.space().n == 3 and one.encode_batch(np.array([2, 0]), 2) == [{"move": 2}, {"move": 0}]
+    # the game's key order, not sorted (the plugin's ONNX decoder walks get_action_space() in order)
     multi = ActionCodec({"b": {"size": 2, "action_type": "discrete"}, "a": {"size": 4, "action_type": "discrete"}})
-    assert list(multi.space().nvec) == [4, 2]  # alphabetical: a then b
-    assert multi.encode_batch(np.array([[3, 1]]), 1) == [{"a": 3, "b": 1}]
+    assert list(multi.space().nvec) == [2, 4]
+    assert multi.encode_batch(np.array([[1, 3]]), 1) == [{"b": 1, "a": 3}]
     cont = ActionCodec({"turn": {"size": 1, "action_type": "continuous"},
                         "move": {"size": 2, "action_type": "continuous"}})
     assert cont.space().shape == (3,)
-    assert cont.encode_batch(np.array([[0.5, -2.0, 0.25]]), 1) == [{"move": [0.5, -1.0], "turn": [0.25]}]
-    mixed = ActionCodec({"jump": {"size": 2, "action_type": "discrete"},
-                         "move": {"size": 1, "action_type": "continuous"}})
+    assert cont.encode_batch(np.array([[0.25, 0.5, -2.0]]), 1) == [{"turn": [0.25], "move": [0.5, -1.0]}]
+    mixed = ActionCodec({"move": {"size": 1, "action_type": "continuous"},
+                         "jump": {"size": 2, "action_type": "discrete"}})
     assert mixed.space().shape == (3,)
-    assert mixed.encode_batch(np.array([[0.1, 0.9, -0.5]]), 1) == [{"jump": 1, "move": [-0.5]}]
+    assert mixed.encode_batch(np.array([[-0.5, 0.1, 0.9]]), 1) == [{"move": [-0.5], "jump": 1}]
+    assert list(mixed.space().rlplaytest_godot_spec["action_space"]) == ["move", "jump"]
     with pytest.raises(EngineError, match="agent 0 holds nan at index 1"):
         cont.encode_batch(np.array([[0.0, np.nan, 0.0]]), 1)
     with pytest.raises(ProtocolError, match="action_type 'analog' is not supported"):
