@@ -340,8 +340,8 @@ class GodotSession:
                 pass
             conn.close()
         if self.process is not None:
-            try:
-                self.process.terminate(grace=1.0)
+            try:  # (a game that never connected, e.g. one playing on under human control, gets no grace)
+                self.process.terminate(grace=1.0 if conn is not None else 0.0)
             except Exception:  # pragma: no cover - teardown must not mask the test's error
                 pass
 
