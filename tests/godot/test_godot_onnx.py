@@ -159,7 +159,7 @@ def test_spaces_without_a_game_spec_and_unsupported_ones() -> None:
     spec = {"b": {"size": 1, "action_type": "continuous"}, "a": {"size": 2, "action_type": "discrete"}}
     assert [k.name for k in PluginLayout.for_spaces(box, gym.spaces.Box(-1, 1, (3,)), spec).actions] == ["b", "a"]
     image = ObsCodec({"cam_2d": {"size": [1, 2, 2], "space": "box"}, "obs": {"size": [2], "space": "box"}}).space()
-    with pytest.raises(OnnxLayoutError, match="'cam_2d'.*only float Box keys"):
+    with pytest.raises(OnnxLayoutError, match=r"'cam_2d'.*only float Box keys"):
         PluginLayout.for_spaces(image, gym.spaces.Discrete(2))
 
 

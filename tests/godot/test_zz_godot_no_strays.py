@@ -20,7 +20,8 @@ def _godot_children() -> list[str]:
         except OSError:
             continue
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if "godot" in cmdline.lower() and (ppid == me or "probe_project" in cmdline or "fake_godot4" in cmdline):
+        if "godot" in cmdline.lower() and (ppid == me or "probe_project" in cmdline or "counter_project" in cmdline
+                                                    or "fake_godot" in cmdline):
             if " Z " not in stat.rsplit(")", 1)[1][:3]:
                 found.append(f"{pid_dir.name}: {cmdline}")
     return found

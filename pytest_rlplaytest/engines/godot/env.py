@@ -18,6 +18,7 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
+from ...telemetry import EPISODE_SEED_KEY
 from ..base import EngineError
 from .session import GodotSession, _row
 
@@ -38,8 +39,9 @@ class GodotVecEnv(VecEnv):
     on the agents in the game (the protocol's ``call`` message); :meth:`call_scene_agents` returns
     what every scene agent answered, human and ONNX-controlled ones included.
 
-    Per-env reset seeds come from SB3's ``VecEnv.seed()`` (its ``_seeds`` list, consulted at the
-    next ``reset()``); only games whose :attr:`seeding` is ``"per_episode"`` honour them.
+    Per-env reset seeds come from ``VecEnv.set_options([{"rl_episode_seed": S}, ...])`` (replays) or
+    SB3's ``VecEnv.seed()`` (its ``_seeds``), both consumed by the next ``reset()``; only games whose
+    :attr:`seeding` is ``"per_episode"`` honour them.
     """
 
     def __init__(self, sessions: Sequence[GodotSession]) -> None:
@@ -85,7 +87,7 @@ class GodotVecEnv(VecEnv):
         return int(self._session_of(env_index).spec.seed)
 
     def reset(self) -> Any:
-        seeds = getattr(self, "_seeds", None) or [None] * self.num_envs
+        seeds = [options.get(EPISODE_SEED_KEY, seed) for options, seed in zip(self._options, self._seeds)]
         parts, infos = [], []
         for s, off in zip(self.sessions, self._offsets):
             obs, inf = s.reset(seed=seeds[off] if off < len(seeds) else None)
