@@ -42,11 +42,11 @@ def _cmd_export_onnx(args: argparse.Namespace) -> int:
     if not model_path.exists():
         print(f"rlplaytest export-onnx: {model_path} does not exist", file=sys.stderr)
         return 2
-    from .agents import _import_algo
+    from .agents import import_algo
 
     try:
         algo = algo_of_zip(model_path, args.algo)
-        model = _import_algo(algo).load(model_path, device="cpu")
+        model = import_algo(algo).load(model_path, device="cpu")
         out = export_onnx(model, Path(args.out))
         agreement = check_onnx_matches(model, out, n=args.check_samples, seed=0)
     except AgentError as exc:
@@ -87,13 +87,14 @@ def _bundle_engine(command: str, bundle_path: str, rootdir: str) -> Iterator[tup
     from .bughunt.bundle import BundleError, ReplayBundle
     from .bughunt.session import open_engine
     from .engines.base import EngineError
+    from .settings import Settings
 
     try:
         bundle = ReplayBundle.load(bundle_path)
     except BundleError as exc:
         raise _CommandError(f"rlplaytest {command}: {exc}") from None
     with tempfile.TemporaryDirectory(prefix=f"rlplaytest-{command}-") as tmp:
-        engine = open_engine(bundle, Path(rootdir).resolve(), Path(tmp))
+        engine = open_engine(bundle, bundle_path, Path(tmp), Settings.defaults(Path(rootdir).resolve()))
         try:
             engine.start()
             yield bundle, engine

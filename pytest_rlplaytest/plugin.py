@@ -417,7 +417,7 @@ def rl_replay(request: pytest.FixtureRequest, rl_artifacts: Path) -> Any:
     if error is not None:
         pytest.fail(f"{request.node.nodeid}: {error}", pytrace=False)
     settings = get_settings(request.config)
-    engine = open_engine(bundle, settings.rootdir, rl_artifacts, settings, request.node.nodeid)
+    engine = open_engine(bundle, path, rl_artifacts, settings, request.node.nodeid)
     bug = marker.kwargs.get("bug")
     try:
         engine.start()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..telemetry import EVENTS_KEY
+from ..telemetry import EPISODE_SEED_KEY, info_events
 from .signature import BugSignature
 
 if TYPE_CHECKING:
@@ -40,12 +40,18 @@ class ReplayOutcome:
 
 
 def seed_each(venv: VecEnv, seeds: Sequence[int]) -> None:
-    """Make the next ``reset()`` seed env ``i`` with ``seeds[i]``.
+    """Make the next ``reset()`` start env ``i``'s episode with seed ``seeds[i]``.
 
     SB3's ``VecEnv.seed(s)`` would give env ``i`` the seed ``s + i``; replays need the same seed in
-    every env, so this sets the per-env seed list every SB3 VecEnv consults at its next reset.
+    every env. The seeds travel through SB3's public per-env reset options
+    (``VecEnv.set_options([...])``, consumed by the next ``reset()``) as
+    ``{"rl_episode_seed": S}`` (:data:`~pytest_rlplaytest.telemetry.EPISODE_SEED_KEY`), which the
+    engines' replay envs honour as the episode's seed (the contract of
+    ``Engine.make_replay_vec_env``).
     """
-    venv._seeds = [int(s) for s in seeds]  # SB3 VecEnvs read this per-env seed list at reset()
+    if len(seeds) != venv.num_envs:
+        raise ValueError(f"seed_each needs one seed per env: {len(seeds)} seeds for {venv.num_envs} envs")
+    venv.set_options([{EPISODE_SEED_KEY: int(s)} for s in seeds])
 
 
 def to_action(space: Any, value: Any) -> np.ndarray:
@@ -106,9 +112,7 @@ class Replayer:
                     continue
                 out, info = result[i], infos[i]
                 out.steps = step
-                events = info.get(EVENTS_KEY) or ()
-                for name in [events] if isinstance(events, str) else events:
-                    out.events.append([step, str(name)])
+                out.events.extend([step, name] for name in info_events(info))
                 lines = self.log_lines(i) if self.log_lines is not None else ()
                 if self.signature.hit(info, lines):
                     out.reproduced, out.hit_step, active[i] = True, step, False

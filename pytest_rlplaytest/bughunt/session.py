@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .bundle import ReplayBundle
-from .hunt import HuntStats, make_hunt_wrapper
+from ..common.paths import PathBase
+from ..errors import RLPlaytestWarning
+from .bundle import BundleError, ReplayBundle, env_path
 from .replay import Replayer, ReplayOutcome
 from .shrink import ShrinkResult, shrink
 from .signature import BugSignature
@@ -17,10 +20,16 @@ from .signature import BugSignature
 if TYPE_CHECKING:
     from ..engines.base import Engine
     from ..scenario import ScenarioSpec
+    from ..settings import Settings
+    from .hunt import HuntStats
 
 
-class BuildChangedWarning(UserWarning):
+class BuildChangedWarning(RLPlaytestWarning):
     """A replay bundle was recorded on another build of the game or engine."""
+
+
+class NoEpisodeSeedWarning(RLPlaytestWarning):
+    """The game reports no ``info["rl_episode_seed"]``: its bug episodes cannot be replayed."""
 
 
 @dataclass
@@ -47,33 +56,47 @@ class HuntResult:
 
     @property
     def original_length(self) -> int | None:
+        """The recorded episode's length before shrinking (None without shrinking)."""
         return self.shrink.original_length if self.shrink else None
 
     @property
     def shrunk_length(self) -> int | None:
+        """The shrunk reproduction's length (None without shrinking)."""
         return len(self.shrink.actions) if self.shrink else None
+
+
+def _recorded_env(spec: ScenarioSpec) -> str:
+    """The scenario's game as a bundle records it: a Gymnasium id, ``py:module:Factory``, or
+    ``<engine>:<absolute path>`` (:meth:`ReplayBundle.save` writes the path relative to the bundle)."""
+    from ..engines.gym import factory_path
+
+    env = spec.env
+    if hasattr(env, "engine_scheme") and hasattr(env, "path"):  # a spec object (GodotGame)
+        return f"{env.engine_scheme}:{spec.paths.resolve(str(env.path))}"
+    if not isinstance(env, str):
+        return factory_path(env) or spec.env_label
+    located = env_path(env)
+    return env if located is None else f"{located[0]}:{spec.paths.resolve(located[1])}"
 
 
 def bundle_for(spec: ScenarioSpec, engine: Engine, signature: BugSignature, seed: int, actions: list[Any],
                hit_step: int, events: list[list[Any]], world_seed: int | None = None) -> ReplayBundle:
     """A replay bundle for one recorded episode of a scenario."""
-    from ..engines.gym import factory_path
     from ..scenario import jsonable
 
-    env = spec.env if isinstance(spec.env, str) else (factory_path(spec.env) or spec.env_label)
+    env = _recorded_env(spec)
     options = {k: jsonable(v) for k, v in spec.engine_options.items()}
     if spec.env_kwargs:  # the game's own arguments: the replay must run the same game
         options["env_kwargs"] = jsonable(dict(spec.env_kwargs))
     if spec.max_episode_steps is not None:
         options["max_episode_steps"] = spec.max_episode_steps
-    if hasattr(spec.env, "engine_scheme") and hasattr(spec.env, "path"):  # a spec object (GodotGame)
-        env = f"{spec.env.engine_scheme}:{spec.env.path}"
-        for key in ("scene",):
-            if getattr(spec.env, key, None) is not None:
-                options.setdefault(key, getattr(spec.env, key))
-    return ReplayBundle(signature=signature.describe(), env=str(env), seed=int(seed), actions=list(actions),
+    if hasattr(spec.env, "engine_scheme") and getattr(spec.env, "scene", None) is not None:  # a GodotGame's
+        options.setdefault("scene", spec.env.scene)
+    scenario = spec.describe()
+    scenario.update(env=env, model=str(spec.model) if spec.model is not None else None)
+    return ReplayBundle(signature=signature.describe(), env=env, seed=int(seed), actions=list(actions),
                         hit_step=hit_step, engine_options=options, events=events, engine=engine.describe(),
-                        scenario=spec.describe(), world_seed=world_seed)
+                        scenario=scenario, world_seed=world_seed)
 
 
 def run_hunt(spec: ScenarioSpec, engine: Engine, artifacts: Path, *, n_envs: int | None = None,
@@ -83,54 +106,68 @@ def run_hunt(spec: ScenarioSpec, engine: Engine, artifacts: Path, *, n_envs: int
     hitting episode (whole) as a bundle under ``<artifacts>/bundles/``; shrink the first
     ``shrink_hits`` of them (``max_replays`` replays each) and keep the shortest as ``shrunk.json``."""
     from ..agents import train_agent
+    from ..scenario import ScenarioError
+    from .hunt import BugHunt
 
     if spec.bug is None:
-        raise ValueError(f"{spec.nodeid}: a bug hunt needs rl_scenario(bug=...): an info event name, "
+        raise ScenarioError(f"{spec.nodeid}: a bug hunt needs rl_scenario(bug=...): an info event name, "
                          "'log:<regex>' or a callable(info) -> bool")
     signature: BugSignature = spec.bug
     venv = engine.make_vec_env(n_envs or spec.n_envs, seed=spec.seed)
-    log_lines = getattr(venv, "new_log_lines", None)
-    hunt = make_hunt_wrapper(venv, signature, novelty=spec.novelty, cell_size=spec.cell_size,
-                             max_records=max_records, log_lines=log_lines)
+    hunt = BugHunt(venv, signature, novelty=spec.novelty, cell_size=spec.cell_size, max_records=max_records,
+                   log_lines=getattr(venv, "new_log_lines", None))
     start = time.perf_counter()
     try:
         train_agent(spec, hunt, artifacts)
         hunt.finish()
     finally:
         hunt.close()
-    seconds = time.perf_counter() - start
-    stats: HuntStats = hunt.stats
-    result = HuntResult(stats.found, stats.first_hit_timestep, stats.timesteps, seconds, stats)
-    folder = artifacts / "bundles"
-    for n, hit in enumerate(stats.hits):
-        if hit.seed is None:
-            warnings.warn(f"{spec.nodeid}: the game reports no info['rl_episode_seed']; its bug episodes "
-                          "cannot be replayed", stacklevel=2)
-            break
-        world = getattr(venv, "world_seed", None)
-        bundle = bundle_for(spec, engine, signature, hit.seed, hit.actions, hit.hit_step, hit.events,
-                            world_seed=world(hit.env_index) if callable(world) else None)
-        result.bundles.append(bundle.save(folder / f"hit-{n:02d}.json"))
+    stats = hunt.stats
+    result = HuntResult(stats.found, stats.first_hit_timestep, stats.timesteps, time.perf_counter() - start, stats)
+    result.bundles = _save_hits(spec, engine, signature, stats, getattr(venv, "world_seed", None),
+                                artifacts / "bundles")
     if do_shrink and result.bundles:
-        # Recorded hits start from different seeds (places), so their minimal reproductions differ:
-        # shrink the first few and keep the shortest.
-        replay_venv = engine.make_replay_vec_env(parallel)
-        best: tuple[ReplayBundle, ShrinkResult] | None = None
-        try:
-            replayer = Replayer(replay_venv, signature, getattr(replay_venv, "new_log_lines", None))
-            for path in result.bundles[:shrink_hits]:
-                candidate = ReplayBundle.load(path)
-                replayer.replays = 0
-                shrunk_once = shrink(replayer, candidate.seed, candidate.actions, max_replays=max_replays)
-                if best is None or len(shrunk_once.actions) < len(best[1].actions):
-                    best = (candidate, shrunk_once)
-        finally:
-            replay_venv.close()
-        assert best is not None
+        best = _shrink_best(engine, signature, result.bundles[:shrink_hits], parallel, max_replays)
         original, result.shrink = best
         shrunk = original.with_actions(result.shrink.actions, result.shrink.hit_step)
-        result.shrunk = shrunk.save(folder / "shrunk.json")
+        result.shrunk = shrunk.save(artifacts / "bundles" / "shrunk.json")
     return result
+
+
+def _save_hits(spec: ScenarioSpec, engine: Engine, signature: BugSignature, stats: HuntStats,
+               world: Callable[[int], int] | None, folder: Path) -> list[Path]:
+    """Save every recorded hit as ``hit-NN.json`` (none when the game reports no episode seeds)."""
+    saved: list[Path] = []
+    for n, hit in enumerate(stats.hits):
+        if hit.seed is None:
+            warnings.warn(NoEpisodeSeedWarning(f"{spec.nodeid}: the game reports no info['rl_episode_seed']; "
+                                               "its bug episodes cannot be replayed"), stacklevel=3)
+            break
+        bundle = bundle_for(spec, engine, signature, hit.seed, hit.actions, hit.hit_step, hit.events,
+                            world_seed=world(hit.env_index) if callable(world) else None)
+        saved.append(bundle.save(folder / f"hit-{n:02d}.json"))
+    return saved
+
+
+def _shrink_best(engine: Engine, signature: BugSignature, paths: list[Path], parallel: int,
+                 max_replays: int) -> tuple[ReplayBundle, ShrinkResult]:
+    """Shrink each of the bundles at ``paths`` and return the one whose reproduction is shortest.
+
+    Recorded hits start from different seeds (places), so their minimal reproductions differ."""
+    replay_venv = engine.make_replay_vec_env(parallel)
+    best: tuple[ReplayBundle, ShrinkResult] | None = None
+    try:
+        replayer = Replayer(replay_venv, signature, getattr(replay_venv, "new_log_lines", None))
+        for path in paths:
+            candidate = ReplayBundle.load(path)
+            replayer.replays = 0
+            shrunk = shrink(replayer, candidate.seed, candidate.actions, max_replays=max_replays)
+            if best is None or len(shrunk.actions) < len(best[1].actions):
+                best = (candidate, shrunk)
+    finally:
+        replay_venv.close()
+    assert best is not None, "no bundle to shrink"
+    return best
 
 
 def check_build(bundle: ReplayBundle, engine: Engine, where: str) -> list[str]:
@@ -160,6 +197,7 @@ class ReplayReport:
 
     @property
     def reproductions(self) -> int:
+        """How many replays reproduced the signature."""
         return sum(1 for o in self.outcomes if o.reproduced)
 
     def describe(self) -> str:
@@ -195,21 +233,26 @@ def signature_of(bundle: ReplayBundle) -> BugSignature:
         return BugSignature.parse(value)
     if kind == "log":
         return BugSignature.parse("log:" + value)
-    raise ValueError(f"a bundle with signature {bundle.signature!r} cannot be replayed alone: predicates are code, "
+    raise BundleError(f"a bundle with signature {bundle.signature!r} cannot be replayed alone: predicates are code, "
                      "not data; replay it from a test with @pytest.mark.rl_replay(bundle, bug=<the predicate>)")
 
 
-def open_engine(bundle: ReplayBundle, rootdir: Path, artifacts: Path, settings: Any = None,
-                nodeid: str = "") -> Engine:
-    """Create (not start) the engine a bundle was recorded with."""
+def open_engine(bundle: ReplayBundle, bundle_path: str | os.PathLike[str], artifacts: Path,
+                settings: Settings | None = None, nodeid: str = "") -> Engine:
+    """Create (not start) the engine a bundle was recorded with.
+
+    The bundle's game path resolves against the folder of ``bundle_path`` (the path rule); option
+    paths (``--godot-bin``, ...) come from ``settings`` (default: every option at its default,
+    resolved against the current folder).
+    """
     from ..engines.base import EngineContext
     from ..engines.registry import engine_class, split_target
     from ..settings import Settings
 
-    scheme, target = split_target(bundle.env)
-    if settings is None:
-        settings = Settings.defaults(rootdir)
-    options = dict(bundle.engine_options)
+    paths = PathBase.content(bundle_path)
+    scheme, target = split_target(bundle.env_for(bundle_path))
     seed = bundle.world_seed if bundle.world_seed is not None else bundle.seed
-    context = EngineContext(artifacts_dir=artifacts, seed=seed, options=options, settings=settings, nodeid=nodeid)
+    context = EngineContext(artifacts_dir=artifacts, seed=seed, options=dict(bundle.engine_options),
+                            settings=settings if settings is not None else Settings.defaults(),
+                            nodeid=nodeid, paths=paths)
     return engine_class(scheme)(target, context)

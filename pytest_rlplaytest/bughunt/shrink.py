@@ -23,7 +23,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import RLPlaytestError
 from .replay import Replayer
+
+
+class NotReproducedError(RLPlaytestError, ValueError):
+    """The recorded actions do not reproduce the bug from their seed, so they cannot be shrunk."""
 
 
 @dataclass
@@ -38,6 +43,7 @@ class ShrinkResult:
 
     @property
     def ratio(self) -> float:
+        """The shrunk length as a fraction of the original."""
         return len(self.actions) / max(self.original_length, 1)
 
 
@@ -100,12 +106,12 @@ def shrink(replayer: Replayer, seed: int, actions: Sequence[Any], max_replays: i
     """Shrink ``actions`` (which must reproduce from ``seed``) to a 1-minimal reproducing sequence.
 
     Raises:
-        ValueError: the original sequence does not reproduce (the game is not deterministic, or the
+        NotReproducedError: the original sequence does not reproduce (the game is not deterministic, or the
             bundle belongs to another build).
     """
     first = replayer.run(seed, [list(actions)])[0]
     if first is None or not first.reproduced or first.hit_step is None:
-        raise ValueError("the recorded actions do not reproduce the bug from their seed; the game is not "
+        raise NotReproducedError("the recorded actions do not reproduce the bug from their seed; the game is not "
                          "deterministic under lockstep, or the bundle was recorded on another build")
     original = len(actions)
     current, hit = list(actions[: first.hit_step]), first.hit_step

@@ -7,7 +7,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..telemetry import EVENTS_KEY
+from ..errors import RLPlaytestError
+from ..telemetry import EVENTS_KEY, normalize_events
+
+
+class SignatureError(RLPlaytestError, ValueError):
+    """A marker's ``bug=`` is not a bug signature; the message (a clause after ``bug``) says why."""
 
 
 @dataclass(frozen=True)
@@ -34,23 +39,23 @@ class BugSignature:
                 try:
                     return cls(log_pattern=re.compile(value[4:]))
                 except re.error as exc:
-                    raise ValueError(f"is not a valid regular expression after 'log:': {exc}") from None
+                    raise SignatureError(f"is not a valid regular expression after 'log:': {exc}") from None
             if not value:
-                raise ValueError("names no event (it is empty)")
+                raise SignatureError("names no event (it is empty)")
             return cls(event=value)
         if callable(value):
             return cls(predicate=value)
-        raise ValueError("must be an info event name, 'log:<regex>', or a callable(info) -> bool")
+        raise SignatureError("must be an info event name, 'log:<regex>', or a callable(info) -> bool")
 
     @property
     def uses_log(self) -> bool:
+        """Whether the signature reads the engine's log (a ``log:`` pattern)."""
         return self.log_pattern is not None
 
     def hit(self, info: Mapping[str, Any], log_lines: Sequence[str] = ()) -> bool:
         """Whether this step's ``info`` (or the log lines the engine printed during it) shows the bug."""
         if self.event is not None:
-            events = info.get(EVENTS_KEY) or ()
-            return self.event in ([events] if isinstance(events, str) else events)
+            return self.event in normalize_events(info.get(EVENTS_KEY))
         if self.predicate is not None:
             return bool(self.predicate(info))
         assert self.log_pattern is not None

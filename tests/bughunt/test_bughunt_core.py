@@ -91,9 +91,15 @@ def test_bundle_round_trip_and_errors(tmp_path: Path) -> None:
     assert loaded.actions == [1, 1, 2] and loaded.seed == 9 and loaded.original_length == 3
     assert loaded.plugin_version and loaded.created and loaded.machine["python"]
     data = json.loads(path.read_text())
+    assert data["env"] == "py:ledge:Ledge" and "source" not in data  # not a path: stored as is
+    data["schema_version"] = 2
+    path.write_text(json.dumps(data))
+    with pytest.raises(BundleError, match=r"schema version 2, newer than this pytest-rlplaytest reads \(1\); "
+                                          r"upgrade pytest-rlplaytest, or regenerate it"):
+        ReplayBundle.load(path)
     data["schema_version"] = 0
     path.write_text(json.dumps(data))
-    with pytest.raises(BundleError, match="schema_version 0; this plugin reads 1: regenerate it"):
+    with pytest.raises(BundleError, match="invalid schema_version 0; regenerate it"):
         ReplayBundle.load(path)
     path.write_text("{not json")
     with pytest.raises(BundleError, match="is not valid JSON"):
@@ -162,6 +168,7 @@ def test_build_check_ignores_locations_but_names_real_changes() -> None:
     import warnings
 
     from pytest_rlplaytest.bughunt.session import BuildChangedWarning, check_build
+    from pytest_rlplaytest.errors import RLPlaytestWarning
 
     class FakeEngine:
         def describe(self) -> dict:
@@ -174,5 +181,92 @@ def test_build_check_ignores_locations_but_names_real_changes() -> None:
         warnings.simplefilter("error")
         assert check_build(moved, FakeEngine(), "b.json") == []  # type: ignore[arg-type]
     moved.engine["game_hash"] = "aaa"
+    assert issubclass(BuildChangedWarning, RLPlaytestWarning)  # -W error::pytest.PytestWarning catches it
     with pytest.warns(BuildChangedWarning, match="game_hash: recorded 'aaa', now 'bbb'"):
         assert check_build(moved, FakeEngine(), "b.json") == ["game_hash: recorded 'aaa', now 'bbb'"]  # type: ignore[arg-type]
+
+
+def test_replays_seed_every_env_through_the_public_reset_options(replay_engine) -> None:  # type: ignore[no-untyped-def]
+    from ledge import Ledge
+    from stable_baselines3.common.vec_env import VecCheckNan
+
+    from pytest_rlplaytest.bughunt.replay import seed_each
+
+    # behind a wrapper: an attribute set on the wrapper (SB3's private per-env seed list) reaches nothing
+    venv = VecCheckNan(replay_engine.make_replay_vec_env(3), raise_exception=True)
+    seed_each(venv, [77, 77, 77])
+    obs = venv.reset()
+    assert [info["rl_episode_seed"] for info in venv.venv.reset_infos] == [77, 77, 77]
+    recorded, _ = Ledge().reset(seed=77)  # the game itself was reset with seed 77 (its wind is seeded)
+    np.testing.assert_array_equal(obs, np.stack([recorded] * 3))
+    venv.reset()  # the seeds are used once: the next episodes derive from them, as recorded ones do
+    assert len({info["rl_episode_seed"] for info in venv.venv.reset_infos}) == 1
+    assert venv.venv.reset_infos[0]["rl_episode_seed"] != 77
+    with pytest.raises(ValueError, match="one seed per env: 1 seeds for 3 envs"):
+        seed_each(venv, [1])
+    venv.close()
+
+
+class _Recorder(gym.Env):  # type: ignore[type-arg]
+    """Records the seed and options of every reset."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self) -> None:
+        self.resets: list[tuple[int | None, dict | None]] = []
+
+    def reset(self, *, seed=None, options=None):  # type: ignore[no-untyped-def]
+        self.resets.append((seed, options))
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):  # type: ignore[no-untyped-def]
+        return np.zeros(1, np.float32), 0.0, False, False, {}
+
+
+def test_the_replay_seed_option_is_the_episode_seed_and_stays_out_of_the_game() -> None:
+    from pytest_rlplaytest.engines.gym import SeededEpisodes
+    from pytest_rlplaytest.scenario import derive_seed
+
+    game = _Recorder()
+    env = SeededEpisodes(game, base_seed=3, label="rec")
+    _, info = env.reset(options={"rl_episode_seed": 5, "level": 2})
+    assert info["rl_episode_seed"] == 5 and game.resets[-1] == (5, {"level": 2})
+    env.reset(options={"rl_episode_seed": 6})
+    assert game.resets[-1] == (6, None)
+    _, info = env.reset()  # the stream restarts from the replayed seed
+    assert info["rl_episode_seed"] == derive_seed(6, "episode", 0) == game.resets[-1][0]
+    env.reset(seed=8, options={"rl_episode_seed": 9})  # an explicit seed wins
+    assert game.resets[-1] == (8, None)
+
+
+def test_bundle_paths_are_stored_relative_to_the_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_rlplaytest.bughunt.session import open_engine
+    from pytest_rlplaytest.common.paths import PathBase
+    from pytest_rlplaytest.engines.godot.binary import locate_game
+
+    game = tmp_path / "repo" / "game"
+    game.mkdir(parents=True)
+    (game / "project.godot").write_text("")
+    bundle = ReplayBundle(
+        signature="event:x", env=f"godot:{game}", seed=1, actions=[0], hit_step=1,
+        engine={"engine": "godot", "game": "../game", "game_path": str(game), "godot_binary": "/usr/bin/godot3",
+                "godot_version": "3.2.3", "game_hash": "abc"},
+        scenario={"env": f"godot:{game}", "model": str(tmp_path / "repo" / "models" / "a.zip"), "kind": "bug_repro"})
+    path = bundle.save(tmp_path / "repo" / "tests" / "bundles" / "b.json")
+    text = path.read_text()
+    assert str(tmp_path) not in text and "/usr/bin" not in text  # no absolute path of this machine
+    data = json.loads(text)
+    assert data["env"] == "godot:../../game"
+    assert data["scenario"] == {"env": "godot:../../game", "model": "../../models/a.zip", "kind": "bug_repro"}
+    assert data["engine"] == {"engine": "godot", "game_hash": "abc", "godot_version": "3.2.3"}  # identity only
+    monkeypatch.chdir(tmp_path)  # the current folder plays no part in reading it back
+    loaded = ReplayBundle.load(path)
+    assert loaded.env == "godot:../../game" and loaded.paths == PathBase.content(path)
+    engine = open_engine(loaded, path, tmp_path / "art", nodeid="t")
+    assert engine.context.paths == PathBase.content(path)
+    assert locate_game(engine.game_spec.path, engine.context.paths).path == game  # type: ignore[attr-defined]
+    # saved elsewhere (`rlplaytest shrink BUNDLE OUT`), its paths are rewritten for the new folder
+    moved = loaded.with_actions([0], 1).save(tmp_path / "elsewhere" / "c.json")
+    assert json.loads(moved.read_text())["env"] == "godot:../repo/game"
+    assert ReplayBundle.load(moved).paths.resolve("../repo/game") == game

@@ -48,6 +48,8 @@ def test_hunt_records_shrinks_and_reports(ledge_dir: pytest.Pytester) -> None:
     assert bundle["scenario"]["kind"] == "bug_repro" and bundle["scenario"]["bug"] == "event:out_of_world"
     hits = sorted((shrunk.parent).glob("hit-*.json"))
     assert hits, "every bug-hitting episode is kept as a bundle"
+    for path in [shrunk, *hits]:  # committed bundles hold no absolute path of the machine that made them
+        assert str(ledge_dir.path) not in path.read_text()
     props = {p.get("name"): p.get("value") for p in ET.parse(ledge_dir.path / "hunt.xml").getroot().iter("property")}
     assert props["rl_bug_found"] == "True" and int(props["rl_bug_first_hit_timestep"]) > 0
     assert props["rl_bug_shrunk_length"] == "10" and props["rl_replay_bundle"] == str(shrunk)

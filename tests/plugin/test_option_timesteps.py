@@ -54,11 +54,11 @@ def test_cap_from_environment(tiny_game: pytest.Pytester, monkeypatch: pytest.Mo
      ("RecurrentPPO", 500, {}, 2), ("PPO", 120_000, {"n_steps": 256, "batch_size": 256}, 8)],
 )
 def test_budget_is_a_cap(algo: str, timesteps: int, algo_kwargs: dict, n_envs: int) -> None:
-    from pytest_rlplaytest.agents import _budget_kwargs
+    from pytest_rlplaytest.agents import budget_kwargs
     from pytest_rlplaytest.scenario import ScenarioSpec
 
     spec = ScenarioSpec(env="x", nodeid="t", seed=0, algo=algo, timesteps=timesteps, algo_kwargs=algo_kwargs)
-    kwargs, total = _budget_kwargs(spec, n_envs)
+    kwargs, total = budget_kwargs(spec, n_envs)
     rollout = kwargs["n_steps"] * n_envs
     assert total <= timesteps and total % rollout == 0 and total >= timesteps - rollout
     if algo != "A2C":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 
@@ -107,3 +109,57 @@ def test_sequential_playtest_records_the_sprt_decision(tiny_game: pytest.Pyteste
         """
     )
     tiny_game.runpytest().assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("with_artifacts", [True, False], ids=["artifacts", "no-artifacts"])
+def test_training_leaves_nothing_in_the_system_temp_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           with_artifacts: bool) -> None:
+    """SB3 configures its own logger unless given one, and without a TensorBoard folder that logger
+    creates an empty ``SB3-<date>`` folder in the system temp directory on every run."""
+    import tempfile
+
+    from pytest_rlplaytest.agents import train_agent
+    from pytest_rlplaytest.engines.base import EngineContext
+    from pytest_rlplaytest.engines.gym import GymEngine
+    from pytest_rlplaytest.scenario import build_spec
+    from pytest_rlplaytest.settings import Settings
+
+    fresh = tmp_path / "system-temp"
+    fresh.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(fresh))
+    # torch's own per-user compile cache (created once when torch._dynamo is imported) lives elsewhere
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "torch-cache"))
+    settings = Settings.defaults(tmp_path)
+    spec = build_spec((), {"env": "CartPole-v1", "timesteps": 64}, nodeid="test_x.py::test_t", settings=settings,
+                      test_file=tmp_path / "test_x.py")
+    engine = GymEngine("CartPole-v1", EngineContext(artifacts_dir=tmp_path, seed=spec.seed, settings=settings))
+    engine.start()
+    venv = engine.make_vec_env(1, seed=spec.seed)
+    try:
+        model, report = train_agent(spec, venv, tmp_path / "art" if with_artifacts else None)
+    finally:
+        venv.close()
+        engine.close()
+    assert model.num_timesteps == report.timesteps == 64
+    assert sorted(p.name for p in fresh.iterdir()) == []
+    if with_artifacts:
+        assert report.model_path is not None and report.model_path.stat().st_size > 1000
+        assert list((tmp_path / "art" / "tensorboard").rglob("events.out.tfevents.*"))
+        assert not list((tmp_path / "art").glob(".*.tmp"))  # the atomic writes left no temp file
+    else:
+        assert report.model_path is None and report.tensorboard_dir is None
+
+
+def test_plain_import_loads_neither_torch_nor_sb3() -> None:
+    """Importing the plugin (what every pytest run does) must not pay for torch or SB3; nor must
+    importing the agents package, the bug-hunt package or the replay and bundle modules."""
+    import subprocess
+    import sys
+
+    code = ("import sys, pytest_rlplaytest.plugin, pytest_rlplaytest.agents, pytest_rlplaytest.bughunt.session\n"
+            "from pytest_rlplaytest.agents import Agent, AgentError, OnnxAgent, load_agent\n"
+            "heavy = sorted(m for m in ('torch', 'stable_baselines3', 'sb3_contrib', 'onnx', 'onnxruntime') "
+            "if m in sys.modules)\n"
+            "print('HEAVY', heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "HEAVY []" in out, out

@@ -1,0 +1,71 @@
+"""The torch module that ``export_onnx`` traces: an SB3 policy in the Godot RL Agents ONNX layout.
+
+This module imports torch and SB3 when it is imported: only ONNX export imports it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import torch
+from stable_baselines3.common.policies import ActorCriticPolicy
+
+from .base import AgentError
+
+__all__ = ["OnnxExportable", "continuous_mode"]
+
+
+def _policy_kind(policy: Any) -> str:
+    if isinstance(policy, ActorCriticPolicy):
+        return "actor_critic"
+    if hasattr(policy, "q_net"):
+        return "q_net"
+    if hasattr(policy, "actor"):
+        return "actor"
+    raise AgentError(f"export-onnx does not know the policy {type(policy).__name__}")
+
+
+def continuous_mode(policy: Any) -> str:
+    """How the exported ``output`` maps onto a continuous action space: ``unscale`` for SAC/TD3's
+    [-1, 1] actor actions, ``clip`` for PPO/A2C's action means (``rlplaytest.continuous``)."""
+    return "unscale" if _policy_kind(policy) == "actor" else "clip"
+
+
+class OnnxExportable(torch.nn.Module):
+    """``forward(obs [B, N], state_ins [B]) -> (output, state_outs)``.
+
+    ``output``: PPO/A2C action logits (discrete) or action means (continuous); DQN: Q-values;
+    SAC/TD3: the deterministic actor's [-1, 1] action. ``state_ins`` passes through to
+    ``state_outs`` (non-recurrent policies).
+
+    Args:
+        policy: the SB3 policy (on the CPU, in eval mode).
+        shape: the observation's shape; ``obs`` rows are reshaped to it.
+        dict_key: the key of the single observation of a ``Dict`` space, else None.
+    """
+
+    def __init__(self, policy: Any, shape: tuple[int, ...], dict_key: str | None) -> None:
+        super().__init__()
+        self.policy = policy
+        self.shape = shape
+        self.dict_key = dict_key
+        self.kind = _policy_kind(policy)
+        actor = getattr(policy, "actor", None)
+        # SAC's actor samples unless told deterministic=True; TD3's is deterministic already.
+        takes_flag = actor is not None and "deterministic" in inspect.signature(actor.forward).parameters
+        self.actor_kwargs: dict[str, Any] = {"deterministic": True} if takes_flag else {}
+
+    def forward(self, obs: torch.Tensor, state_ins: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The policy's output for a batch of flat observations, and ``state_ins`` unchanged."""
+        x = obs.reshape((-1, *self.shape))
+        inp: Any = {self.dict_key: x} if self.dict_key else x
+        policy: Any = self.policy
+        if self.kind == "actor_critic":
+            features: Any = policy.extract_features(inp, policy.pi_features_extractor)
+            out = policy.action_net(policy.mlp_extractor.forward_actor(features))
+        elif self.kind == "q_net":
+            out = policy.q_net(inp)
+        else:
+            out = policy.actor(inp, **self.actor_kwargs)
+        return out, state_ins

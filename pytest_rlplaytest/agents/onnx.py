@@ -1,0 +1,179 @@
+"""ONNX agents in the official Godot RL Agents layout: run them (:class:`OnnxAgent`, onnxruntime),
+export SB3 policies to them (:func:`export_onnx`, torch) and check an export (:func:`check_onnx_matches`).
+
+The layout: inputs ``obs`` ``[B, N]`` float32 and ``state_ins`` ``[B]``; outputs ``output`` ``[B, A]``
+and ``state_outs``. onnxruntime, torch and onnx are imported only when used.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..common.files import atomic_write_bytes
+from .base import AgentError
+
+if TYPE_CHECKING:
+    from stable_baselines3.common.base_class import BaseAlgorithm
+
+__all__ = ["OnnxAgent", "check_onnx_matches", "export_onnx"]
+
+
+class OnnxAgent:
+    """Runs an ONNX policy in the official Godot RL Agents layout with onnxruntime.
+
+    ``output`` holds logits (discrete: argmax per action branch) or continuous actions. How
+    continuous outputs map onto the action space is read from the model's metadata
+    (``rlplaytest.continuous``: ``clip`` for PPO/A2C means, ``unscale`` for SAC/TD3's [-1, 1]
+    actions); a model without it is clamped to [-1, 1], as the official plugin does.
+    """
+
+    def __init__(self, path: Path, action_space: Any, observation_space: Any = None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:  # pragma: no cover
+            raise AgentError("loading a .onnx agent needs onnxruntime: pip install onnxruntime") from exc
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise AgentError(f"{path}: onnxruntime cannot load it: {exc}") from None
+        inputs = {i.name for i in self.session.get_inputs()}
+        if "obs" not in inputs:
+            raise AgentError(f"{path}: an ONNX agent needs an input named 'obs' (Godot RL Agents layout); "
+                             f"it has {sorted(inputs)}. Export with `rlplaytest export-onnx`.")
+        self.has_state = "state_ins" in inputs
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.continuous = meta.get("rlplaytest.continuous", "clamp")
+        self.action_space = action_space
+        self.observation_space = observation_space
+        self.path = path
+
+    def _flat_obs(self, observation: Any) -> np.ndarray:
+        if isinstance(observation, dict):
+            if len(observation) != 1:
+                raise AgentError(f"{self.path}: ONNX agents take one observation vector; the game sends keys "
+                                 f"{sorted(observation)}")
+            observation = next(iter(observation.values()))
+        arr = np.asarray(observation, dtype=np.float32)
+        return arr.reshape(1, -1) if arr.ndim == 1 else arr.reshape(arr.shape[0], -1)
+
+    def predict(
+        self,
+        observation: Any,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, Any]:
+        """Greedy actions for a batch (ONNX policies are deterministic)."""
+        obs = self._flat_obs(observation)
+        feed: dict[str, np.ndarray] = {"obs": obs}
+        if self.has_state:
+            feed["state_ins"] = np.zeros((obs.shape[0],), dtype=np.float32)
+        output = np.asarray(self.session.run(["output"], feed)[0])
+        return self._actions(output, obs.shape[0]), None
+
+    def _actions(self, output: np.ndarray, batch: int) -> np.ndarray:
+        from gymnasium import spaces
+
+        space = self.action_space
+        if isinstance(space, spaces.Discrete):
+            return output.argmax(axis=1).astype(np.int64) + int(space.start)
+        if isinstance(space, spaces.MultiDiscrete):
+            parts, offset = [], 0
+            for n in space.nvec.ravel():
+                parts.append(output[:, offset:offset + int(n)].argmax(axis=1))
+                offset += int(n)
+            return np.stack(parts, axis=1).astype(np.int64)
+        if isinstance(space, spaces.Box):
+            low, high = space.low.reshape(1, -1), space.high.reshape(1, -1)
+            if self.continuous == "unscale":
+                acts = low + 0.5 * (np.clip(output, -1, 1) + 1.0) * (high - low)
+            elif self.continuous == "clip":
+                acts = np.clip(output, low, high)
+            else:
+                acts = np.clip(output, -1.0, 1.0)
+            return acts.reshape((batch, *space.shape)).astype(np.float32)
+        raise AgentError(f"{self.path}: ONNX agents support Discrete, MultiDiscrete and Box actions, not {space}")
+
+
+def _observation_layout(model: BaseAlgorithm) -> tuple[str | None, tuple[int, ...]]:
+    """The key of the single observation of a ``Dict`` space (else None) and the observation's shape."""
+    from gymnasium import spaces
+
+    obs_space = model.observation_space
+    dict_key: str | None = None
+    if isinstance(obs_space, spaces.Dict):
+        if len(obs_space.spaces) != 1:
+            raise AgentError("export-onnx supports one observation vector (a Dict with a single key); "
+                             f"this policy observes {sorted(obs_space.spaces)}")
+        dict_key = next(iter(obs_space.spaces))
+        obs_space = obs_space.spaces[dict_key]
+    if not isinstance(obs_space, spaces.Box):
+        raise AgentError(f"export-onnx supports Box observations, not {obs_space}")
+    return dict_key, tuple(int(d) for d in obs_space.shape)
+
+
+def export_onnx(model: BaseAlgorithm, out: Path, opset: int = 17) -> Path:
+    """Export an SB3 policy in the official Godot RL Agents ONNX layout (see
+    :class:`~.exportable.OnnxExportable` for what ``output`` holds per algorithm family).
+
+    The algorithm and how continuous outputs map onto the action space are stored in the model's
+    metadata (``rlplaytest.algo``, ``rlplaytest.continuous``). Recurrent policies are refused.
+    """
+    if type(model).__name__ == "RecurrentPPO":
+        raise AgentError("export-onnx does not support recurrent policies (the Godot plugin's state_ins is unused)")
+    import onnx
+    import torch
+
+    from .exportable import OnnxExportable, continuous_mode
+
+    dict_key, shape = _observation_layout(model)
+    policy = model.policy.to("cpu").eval()
+    module = OnnxExportable(policy, shape, dict_key)
+    dummy = (torch.zeros((1, int(np.prod(shape))), dtype=torch.float32), torch.zeros((1,), dtype=torch.float32))
+    batch = {0: "batch_size"}
+    with tempfile.TemporaryDirectory(prefix="rlplaytest-onnx-") as tmp, torch.no_grad(), \
+            warnings.catch_warnings():
+        # the TorchScript exporter is deprecated in favour of the dynamo one, which needs onnxscript
+        warnings.simplefilter("ignore", DeprecationWarning)
+        traced = Path(tmp) / "policy.onnx"
+        torch.onnx.export(
+            module, dummy, str(traced), opset_version=opset, input_names=["obs", "state_ins"],
+            output_names=["output", "state_outs"],
+            dynamic_axes={"obs": batch, "state_ins": batch, "output": batch, "state_outs": batch}, dynamo=False,
+        )
+        proto = onnx.load(str(traced))
+    for key, value in {"rlplaytest.algo": type(model).__name__, "rlplaytest.continuous": continuous_mode(policy)}.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    return atomic_write_bytes(out, proto.SerializeToString())
+
+
+def check_onnx_matches(model: BaseAlgorithm, onnx_path: Path, n: int = 256, seed: int = 0,
+                       atol: float = 1e-4) -> float:
+    """Fraction of ``n`` sampled observations on which the ONNX agent and SB3 choose the same
+    greedy action (continuous: equal within ``atol``)."""
+    from gymnasium import spaces
+
+    obs_space = model.observation_space
+    obs_space.seed(seed)
+    samples = [obs_space.sample() for _ in range(n)]
+    if isinstance(obs_space, spaces.Dict):
+        batch: Any = {k: np.stack([s[k] for s in samples]) for k in obs_space.spaces}
+    else:
+        batch = np.stack(samples)
+    expected, _ = model.predict(batch, deterministic=True)
+    got, _ = OnnxAgent(Path(onnx_path), model.action_space, obs_space).predict(batch)
+    expected = np.asarray(expected).reshape(n, -1)
+    got = np.asarray(got).reshape(n, -1)
+    if isinstance(model.action_space, spaces.Box):
+        same = np.all(np.abs(expected.astype(float) - got.astype(float)) <= atol, axis=1)
+    else:
+        same = np.all(expected == got, axis=1)
+    return float(same.mean())
