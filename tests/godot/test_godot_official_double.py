@@ -42,7 +42,7 @@ def test_main_branch_on_the_wire(make_engine, fake_godot4: Path) -> None:
     assert list(venv.action_space.nvec) == [3, 2]  # turn, jump: the game's order, not sorted
     _, infos = session.reset()
     assert [i["t"] for i in infos] == [7, 7, 7]  # info comes with the reset reply, 8 frames after the reset
-    obs, rewards, dones, infos = venv.step(np.array([[2, 1], [1, 0], [0, 1]]))
+    _, rewards, _, infos = venv.step(np.array([[2, 1], [1, 0], [0, 1]]))
     assert [i["t"] for i in infos] == [23, 23, 23]  # the first action ran from frame 16 to 23 (sync.gd:207-225)
     np.testing.assert_array_equal(rewards, [16, 8, 0])
     sent = session.action_codec.encode_batch(np.array([[2, 1]]), 1)

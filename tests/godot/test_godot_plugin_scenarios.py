@@ -73,7 +73,7 @@ def test_godot_rl_drives_the_doubles(double: str, request: pytest.FixtureRequest
             obs, _ = env.reset()
             assert len(obs) == 2 and len(obs[0]["obs"]) == 4
             for _ in range(3):
-                obs, reward, done, _, info = env.step(np.array([[2, 1], [1, 0]]), order_ij=True)
+                obs, reward, _, _, _ = env.step(np.array([[2, 1], [1, 0]]), order_ij=True)
             assert reward == [16.0, 8.0]  # turn (the first key) is what the counter adds, 8 frames a step
             env.close()
         assert proc.wait(10) == 0

@@ -196,7 +196,8 @@ class GodotSession:
         proc = self.process
         self._watch = StartupWatch(spec.label, self._new_lines, lambda: proc.describe_output(30),
                                    project=None if spec.game.exported else str(spec.game.path),
-                                   godot_major=spec.binary.major if spec.binary is not None else 0)
+                                   godot_major=spec.binary.major if spec.binary is not None else 0,
+                                   line_flushed=not spec.game.exported)
 
     def _new_lines(self) -> list[str]:
         assert self.process is not None

@@ -90,15 +90,20 @@ class StartupWatch:
         describe_output: the game's last output lines and log path, for messages.
         project: the project folder (for the fix in class-name errors), None for an exported game.
         godot_major: the engine's major version (3 or 4), 0 if unknown.
+        line_flushed: the game's output arrives line by line (a project run by the editor binary:
+            debug builds flush every print). Only then is the *absence* of a line within
+            :data:`NO_TRAINING_GRACE_S` taken as a sign; an exported release build may buffer its
+            output in blocks, so there only the lines themselves count.
     """
 
     def __init__(self, label: str, lines: Callable[[], Sequence[str]], describe_output: Callable[[], str],
-                 project: str | None = None, godot_major: int = 0) -> None:
+                 project: str | None = None, godot_major: int = 0, line_flushed: bool = True) -> None:
         self.label = label
         self._lines = lines
         self._describe = describe_output
         self.project = project
         self.major = godot_major
+        self.line_flushed = line_flushed
         self.facts = StartupFacts()
         self._after_trying = False
 
@@ -109,8 +114,8 @@ class StartupWatch:
         for line in self._lines():
             self._line(line.strip(), now)
         facts = self.facts
-        if (facts.physics_ticks is not None and facts.saw_args_first and not facts.waiting_to_connect
-                and now - facts.physics_ticks_at >= NO_TRAINING_GRACE_S):
+        if (self.line_flushed and facts.physics_ticks is not None and facts.saw_args_first
+                and not facts.waiting_to_connect and now - facts.physics_ticks_at >= NO_TRAINING_GRACE_S):
             self._fail_no_training()
 
     def _line(self, line: str, now: float) -> None:
@@ -158,8 +163,8 @@ class StartupWatch:
         self._raise(GodotConnectFailed, (
             f"the game gave up connecting to the driver and plays on under human control ({line!r}; "
             "plugin sync.gd:103-112: it tries once, one second after start, and never again). Causes:"), [
-            "the game connected to another port: the plugin reads the last --port=N of the command line "
-            "(sync.gd:481-482); do not pass --port in godot_args",
+            "the game connected to another port than the driver's --port=N (the plugin reads the last "
+            "--port= of its command line, sync.gd:481-482; a launcher script or the game may change it)",
             "the driver was gone or not listening (it listens before launching the game; see its error above)",
         ])
 
@@ -170,8 +175,8 @@ class StartupWatch:
             "143-149: it checks the status once, right after connect_to_host, and never retries). Causes:"), [
             "status 1 (still connecting): the machine was too busy for the loopback connect to finish "
             "at once; rerun, and consider rlplaytest's addon, which waits for the connection",
-            "status 3 (error): the game connected to another port (a --port in godot_args?) or the driver "
-            "was not listening",
+            "status 3 (error): the game connected to another port than the driver's --port=N, or the "
+            "driver was not listening",
         ])
 
     def _fail_godot3_classes(self, name: str, line: str) -> None:
