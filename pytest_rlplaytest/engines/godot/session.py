@@ -341,8 +341,8 @@ class GodotSession:
                 pass
             conn.close()
         if self.process is not None:
-            try:  # (a game that never connected, e.g. one playing on under human control, gets no grace)
-                self.process.terminate(grace=1.0 if conn is not None else 0.0)
+            try:  # (a game that never finished connecting, e.g. one under human control, gets no grace)
+                self.process.terminate(grace=1.0 if self.env_info else 0.0)
             except Exception:  # pragma: no cover - teardown must not mask the test's error
                 pass
 
