@@ -441,8 +441,6 @@ class GodotEngine(Engine):
                 self._hash = project_hash(self.game.path)
             out["game_path"] = str(self.game.path)
             out["game_hash"] = self._hash
-        if self.max_episode_steps is not None:
-            out["max_episode_steps"] = self.max_episode_steps
         for s in [self._first] if self._first is not None else []:
             if s.addon_info:
                 out["addon"] = s.addon_info
