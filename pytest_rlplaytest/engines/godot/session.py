@@ -437,12 +437,12 @@ class GodotSession:
             done_list = reply.get("done")
             dones = self._dones(done_list, where)  # (a list of n booleans or 0/1 from here on)
             infos = self._infos(reply, where)
-            steps = self._episode_steps
-            steps += 1
             limit = self.spec.max_episode_steps
+            if limit is not None:
+                self._episode_steps += 1
             if True in done_list:  # type: ignore[operator]  # (1 == True: covers 0/1 too)
                 self._mark_ends(obs, dones, infos, where)
-            if limit is not None and steps.max() >= limit:
+            if limit is not None and self._episode_steps.max() >= limit:
                 obs = self._truncate(obs, dones, infos, limit)
         except ProtocolError as exc:
             raise self._protocol_error(exc) from None
