@@ -52,16 +52,41 @@ def probe_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return dest
 
 
+def _fake_binary(folder: Path, script: str, class_cache: bool) -> Path:
+    """A shell wrapper running ``script`` (a Python double of Godot), beside a ``project/`` folder."""
+    wrapper = folder / script.removesuffix(".py")
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{HERE / script}" "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    project = folder / "project"
+    project.mkdir()
+    (project / "project.godot").write_text("config_version=5\n" if class_cache else "config_version=4\n")
+    if class_cache:  # an imported Godot 4 checkout (see fake_godot4.py for a fresh one)
+        (project / ".godot").mkdir()
+        (project / ".godot" / "global_script_class_cache.cfg").write_text("list=[]\n")
+    return wrapper
+
+
 @pytest.fixture(scope="session")
 def fake_godot4(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An executable that behaves like Godot 4 running the official plugin (see fake_godot4.py)."""
-    folder = tmp_path_factory.mktemp("fake_godot4")
-    wrapper = folder / "godot4"
-    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{HERE / "fake_godot4.py"}" "$@"\n')
-    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
-    (folder / "project").mkdir()
-    (folder / "project" / "project.godot").write_text("config_version=5\n")
-    return wrapper
+    """An executable that behaves like Godot 4 running a game on the official plugin's main branch
+    (see fake_godot4.py); its project is ``<parent>/project``."""
+    return _fake_binary(tmp_path_factory.mktemp("fake_godot4"), "fake_godot4.py", class_cache=True)
+
+
+@pytest.fixture(scope="session")
+def fake_godot3(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An executable that behaves like Godot 3 running a game on the plugin's godot3 branch
+    (see fake_godot3.py); its project is ``<parent>/project``."""
+    return _fake_binary(tmp_path_factory.mktemp("fake_godot3"), "fake_godot3.py", class_cache=False)
+
+
+@pytest.fixture(scope="session")
+def counter_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of tests/godot/counter_project with rlplaytest's addon installed (for addon.tscn)."""
+    dest = tmp_path_factory.mktemp("godot") / "counter_project"
+    shutil.copytree(HERE / "counter_project", dest)
+    install_godot_addon(dest)
+    return dest
 
 
 @pytest.fixture

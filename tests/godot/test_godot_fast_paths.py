@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from pytest_rlplaytest.engines.base import EngineError
-from pytest_rlplaytest.engines.godot.env import GodotSession, LaunchSpec
 from pytest_rlplaytest.engines.godot.protocol import Connection, GodotCrashed, GodotTimeout, ProtocolError
+from pytest_rlplaytest.engines.godot.session import GodotSession, LaunchSpec
 from pytest_rlplaytest.engines.godot.spaces import ActionCodec, ObsCodec
 
 
@@ -175,8 +175,8 @@ def test_f32_and_json_replies_agree_on_the_real_game(make_engine, probe_project:
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The same seeded run through float32 blocks and through plain JSON (a driver that does not offer
     f32, like godot-rl) gives the same observations, rewards, dones and infos."""
-    from pytest_rlplaytest.engines.godot import env as env_module
     from pytest_rlplaytest.engines.godot import protocol
+    from pytest_rlplaytest.engines.godot import session as session_module
 
     def run() -> tuple[bool, list]:
         engine = make_engine(probe_project, agents=3, godot_args=["--episode_steps=4"])
@@ -192,7 +192,7 @@ def test_f32_and_json_replies_agree_on_the_real_game(make_engine, probe_project:
     f32, fast = run()
     plain = protocol.handshake_message()
     plain.pop("rlplaytest")
-    monkeypatch.setattr(env_module, "handshake_message", lambda: plain)
+    monkeypatch.setattr(session_module, "handshake_message", lambda: plain)
     json_mode, slow = run()
     assert f32 is True and json_mode is False
     np.testing.assert_allclose(fast[0], slow[0], rtol=1e-5, atol=1e-6)

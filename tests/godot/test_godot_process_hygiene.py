@@ -68,6 +68,7 @@ def _wait_file(path: Path, proc: subprocess.Popen[bytes], seconds: float = 30.0)
         time.sleep(0.05)
 
 
+@pytest.mark.expensive  # an inner `pytest -n 4` run (four workers importing torch): ~100 s on 2 busy cores
 def test_none_left_after_xdist_run(pytester: pytest.Pytester, game_dir: Path) -> None:
     pytester.makepyfile(
         """
@@ -118,6 +119,7 @@ def test_none_left_when_pytest_is_killed(pytester: pytest.Pytester, game_dir: Pa
     assert _wait_gone(str(game_dir)) == []
 
 
+@pytest.mark.expensive  # an inner `pytest -n 2` run with training: ~100 s on 2 busy cores
 def test_none_left_when_an_xdist_worker_dies(pytester: pytest.Pytester, game_dir: Path) -> None:
     pytester.makepyfile(
         """

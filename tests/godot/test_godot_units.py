@@ -59,17 +59,19 @@ def test_encode_refuses_nan_and_frames_ascii() -> None:
 def test_action_codecs() -> None:
     one = ActionCodec({"move": {"size": 3, "action_type": "discrete"}})
     assert one.space().n == 3 and one.encode_batch(np.array([2, 0]), 2) == [{"move": 2}, {"move": 0}]
+    # the game's key order, not sorted (the plugin's ONNX decoder walks get_action_space() in order)
     multi = ActionCodec({"b": {"size": 2, "action_type": "discrete"}, "a": {"size": 4, "action_type": "discrete"}})
-    assert list(multi.space().nvec) == [4, 2]  # alphabetical: a then b
-    assert multi.encode_batch(np.array([[3, 1]]), 1) == [{"a": 3, "b": 1}]
+    assert list(multi.space().nvec) == [2, 4]
+    assert multi.encode_batch(np.array([[1, 3]]), 1) == [{"b": 1, "a": 3}]
     cont = ActionCodec({"turn": {"size": 1, "action_type": "continuous"},
                         "move": {"size": 2, "action_type": "continuous"}})
     assert cont.space().shape == (3,)
-    assert cont.encode_batch(np.array([[0.5, -2.0, 0.25]]), 1) == [{"move": [0.5, -1.0], "turn": [0.25]}]
-    mixed = ActionCodec({"jump": {"size": 2, "action_type": "discrete"},
-                         "move": {"size": 1, "action_type": "continuous"}})
+    assert cont.encode_batch(np.array([[0.25, 0.5, -2.0]]), 1) == [{"turn": [0.25], "move": [0.5, -1.0]}]
+    mixed = ActionCodec({"move": {"size": 1, "action_type": "continuous"},
+                         "jump": {"size": 2, "action_type": "discrete"}})
     assert mixed.space().shape == (3,)
-    assert mixed.encode_batch(np.array([[0.1, 0.9, -0.5]]), 1) == [{"jump": 1, "move": [-0.5]}]
+    assert mixed.encode_batch(np.array([[-0.5, 0.1, 0.9]]), 1) == [{"move": [-0.5], "jump": 1}]
+    assert list(mixed.space().rlplaytest_godot_spec["action_space"]) == ["move", "jump"]
     with pytest.raises(EngineError, match="agent 0 holds nan at index 1"):
         cont.encode_batch(np.array([[0.0, np.nan, 0.0]]), 1)
     with pytest.raises(ProtocolError, match="action_type 'analog' is not supported"):
@@ -153,3 +155,48 @@ def test_example_project_ships_the_current_addon() -> None:
 
 def test_describe_exit() -> None:
     assert describe_exit(-9) == "killed by SIGKILL" and describe_exit(3) == "exit code 3"
+
+
+def test_startup_watch_reads_the_plugins_boot_lines() -> None:
+    from pytest_rlplaytest.engines.godot.startup import GodotConnectFailed, GodotProjectError, StartupWatch
+
+    def watch(lines: list[str], **kw: object) -> StartupWatch:
+        pending = list(lines)
+        w = StartupWatch("game", lambda: [pending.pop(0)] if pending else [], lambda: "(output)", **kw)  # type: ignore[arg-type]
+        for _ in lines:
+            w.check()
+        return w
+
+    main = ["getting command line arguments", "--port=5", "{}", "physics ticks 120 2.0 2.0 1.0"]
+    w = watch([*main, "Waiting for one second to allow server to start"])
+    assert w.facts.time_scale == 2.0 and w.facts.waiting_to_connect
+    w = watch(main)
+    w.facts.physics_ticks_at -= 5.0  # long past the grace: no Training agent
+    with pytest.raises(GodotConnectFailed, match="no agent in Training mode"):
+        w.check()
+    w = watch(main, line_flushed=False)  # an exported build may buffer: silence proves nothing
+    w.facts.physics_ticks_at -= 5.0
+    w.check()
+    with pytest.raises(GodotConnectFailed, match="socket status 1"):
+        watch(["{}", "physics ticks 60 1 1 1", "getting command line arguments", "trying to connect to server", "01"])
+    assert watch(["trying to connect to server", "02"]).facts.godot3_status == 2
+    assert watch(["--fixed-fps", "60"]).facts.godot3_status is None  # (digits only count after the attempt)
+    with pytest.raises(GodotProjectError, match="_global_script_classes"):
+        watch(['SCRIPT ERROR: GDScript::reload: Parse Error: Unknown class: "AIController3D"'])
+    with pytest.raises(GodotConnectFailed, match="human control"):
+        watch(["WARNING: Couldn't connect to Python server, using human controls instead. Did you start..."])
+
+
+def test_sync_node_properties_from_godot3_and_godot4_scenes(tmp_path: Path) -> None:
+    from pytest_rlplaytest.engines.godot.scenefile import main_scene, sync_node_properties
+
+    (tmp_path / "project.godot").write_text('config_version=4\n[application]\nrun/main_scene="res://a.tscn"\n')
+    (tmp_path / "a.tscn").write_text(
+        '[gd_scene load_steps=2 format=2]\n\n[ext_resource path="res://addons/godot_rl_agents/sync.gd" '
+        'type="Script" id=2]\n\n[node name="Root" type="Spatial"]\n\n[node name="Sync" type="Node" parent="."]\n'
+        'script = ExtResource( 2 )\naction_repeat = 3\nspeed_up = 2.0\n\n[node name="Other" type="Node" parent="."]\n')
+    assert main_scene(tmp_path) == "res://a.tscn"
+    assert sync_node_properties(tmp_path, None) == {"action_repeat": "3", "speed_up": "2.0"}
+    (tmp_path / "b.tscn").write_text('[gd_scene format=3]\n\n[node name="Root" type="Node3D"]\n')
+    assert sync_node_properties(tmp_path, "res://b.tscn") is None
+    assert sync_node_properties(tmp_path, "res://missing.tscn") is None

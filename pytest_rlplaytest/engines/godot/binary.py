@@ -48,6 +48,14 @@ class GodotBinary:
         return []
 
 
+def version_tuple(version: str) -> tuple[int, int, int]:
+    """``"4.2.1.stable.official"`` -> ``(4, 2, 1)``; ``"4.3.stable"`` -> ``(4, 3, 0)``."""
+    match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", version)
+    if not match:
+        return (0, 0, 0)
+    return (int(match.group(1)), int(match.group(2)), int(match.group(3) or 0))
+
+
 def _parse_version(text: str) -> tuple[str, int]:
     match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?[^\s]*", text)
     if not match:
@@ -159,7 +167,8 @@ def build_command(
         scene: a scene to run instead of the project's main scene (``res://...tscn``).
         speedup, action_repeat: passed as ``--speedup=`` / ``--action_repeat=`` when given.
         fixed_fps: ``--fixed-fps N`` (lockstep physics, independent of the wall clock); None: omit.
-        agents: ``--agents=N`` for games that let the driver choose the agents per instance.
+        agents: ``--agents=N`` for games that let the driver choose the agents per instance (scenes
+            built with our addon read it; the official plugin never does).
         extra: further arguments, appended verbatim.
     """
     if game.exported:

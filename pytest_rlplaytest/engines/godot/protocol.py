@@ -167,13 +167,15 @@ class Listener:
         self.port: int = self.sock.getsockname()[1]
 
     def accept(self, timeout: float, alive: Callable[[], bool], failure: Callable[[str], EngineError],
-               what: str = "connect") -> socket.socket:
-        """Wait for the game to connect, checking ``alive()`` between short slices.
+               check: Callable[[], None] | None = None) -> socket.socket:
+        """Wait for the game to connect, checking ``alive()`` (and ``check()``) between short slices.
 
         Args:
             timeout: seconds before :class:`GodotTimeout`.
             alive: returns False once the game process has exited.
             failure: builds the exception for a game that exited (adds exit status and output).
+            check: called every slice; raises when the game's output shows it will never connect
+                (see :class:`.startup.StartupWatch`).
         """
         deadline = time.monotonic() + timeout
         self.sock.settimeout(POLL_SLICE_S)
@@ -186,13 +188,16 @@ class Listener:
                 pass
             if not alive():
                 raise failure(f"the game exited before connecting to the driver on port {self.port}")
+            if check is not None:
+                check()
             if time.monotonic() >= deadline:
                 raise GodotTimeout(
-                    f"the game did not connect to the driver on 127.0.0.1:{self.port} within {timeout:g} s. "
-                    "Does the scene contain the sync node (addons/rlplaytest/sync.gd, install it with "
-                    "`rlplaytest install-godot-addon PROJECT`, or the Godot RL Agents Sync node)? "
-                    "Raise the limit with --rl-engine-timeout or timeout= in the marker if the game "
-                    "boots slowly."
+                    f"the game did not connect to the driver on 127.0.0.1:{self.port} within {timeout:g} s "
+                    "and printed nothing that says why. Causes: the scene has no sync node (a Godot RL "
+                    "Agents Sync node, or rlplaytest's addons/rlplaytest/sync.gd, installed with "
+                    "`rlplaytest install-godot-addon PROJECT`): neither prints anything without one; "
+                    "scene= names another scene than the one holding it; the game boots slowly (raise "
+                    "the limit with --rl-engine-timeout or timeout= in the marker)."
                 )
 
     def close(self) -> None:
@@ -246,6 +251,9 @@ class Connection:
         if not _set_kernel_timeouts(sock, POLL_SLICE_S):
             self.sock.settimeout(POLL_SLICE_S)
         self.closed = False
+        #: called whenever a receive has waited one slice (boot: reads the game's output for a
+        #: fallback to human control, see :class:`.startup.StartupWatch`); None: nothing
+        self.watch: Callable[[], None] | None = None
 
     def send(self, message: dict[str, Any]) -> None:
         """Send one message (``allow_nan=False``), watching the game while the socket is full."""
@@ -295,6 +303,8 @@ class Connection:
             except _SLICE_EXPIRED:
                 if not self.alive():
                     raise self.failure(f"the game exited while the driver waited for its {what}") from None
+                if self.watch is not None:
+                    self.watch()
                 now = time.monotonic()
                 if not deadline:  # (set at the first expired slice: the clock is read only when idle)
                     deadline = now - POLL_SLICE_S - waited + self.timeout

@@ -2,16 +2,28 @@
 
 Observations: each key of the per-agent observation space becomes a ``Box`` (``float32``; keys whose
 name contains ``2d`` carry hex-encoded ``uint8`` images) or ``Discrete``. Keys are sorted
-alphabetically, as godot-rl's ``spaces.Dict`` does. A single non-image key is unwrapped to a plain
-``Box`` (so ``MlpPolicy`` and ONNX export see a flat vector); several keys give a ``spaces.Dict``.
+alphabetically, as godot-rl's ``spaces.Dict`` does (a plain dict is sorted by every gymnasium
+version). A single non-image key is unwrapped to a plain ``Box`` (so ``MlpPolicy`` and ONNX export
+see a flat vector); several keys give a ``spaces.Dict``.
 
-Actions (keys sorted alphabetically, matching godot-rl):
+Actions keep the GAME's key order (the order of ``get_action_space()``, which Godot's JSON writer
+keeps): the official plugin's ONNX inference decodes the model output walking that dictionary in
+insertion order (plugin ``sync.gd:291-345`` at bf5d6a2), so anything laid out by action key must
+follow it. (godot-rl 0.8.2 builds an ``OrderedDict`` and wraps it in ``spaces.Dict``
+(``core/godot_env.py:380-389``): gymnasium <= 0.29 and >= 1.1 keep an ``OrderedDict``'s order,
+gymnasium 1.0.0 (what its pin ``gymnasium<=1.0.0`` resolves to) sorts it; godot-rl main passes a
+list since 13baf29 to keep the game's order.)
 
-* one discrete key -> ``Discrete(n)``; several discrete keys -> ``MultiDiscrete``;
-* continuous keys -> one ``Box(-1, 1)`` concatenating their sizes in key order;
-* mixed continuous and discrete keys -> one ``Box(-1, 1)`` in key order where a discrete key of
+* one discrete key -> ``Discrete(n)``; several discrete keys -> ``MultiDiscrete`` (game order);
+* continuous keys -> one ``Box(-1, 1)`` concatenating their sizes in game order;
+* mixed continuous and discrete keys -> one ``Box(-1, 1)`` in game order where a discrete key of
   size n takes n slots and the game receives their argmax. (godot-rl instead maps a binary discrete
   key to one slot thresholded at 0 and cannot mix larger discrete keys at all.)
+
+Both spaces carry the game's own per-agent spec (``env_info``'s entry, keys in the game's order)
+as the attribute :data:`GAME_SPEC_ATTR`; it survives SB3's save/load (the spaces are pickled), so
+an ONNX export can name its inputs after the observation keys and lay its output out as the
+plugin decodes it (:mod:`.onnx_layout`).
 
 Bounds of Box observations are -inf..inf: the protocol declares no bounds.
 
@@ -31,6 +43,9 @@ from typing import Any
 import numpy as np
 
 from .protocol import ProtocolError, encode_json
+
+#: the attribute of a Gymnasium space holding the game's per-agent spec (a plain dict, game order)
+GAME_SPEC_ATTR = "rlplaytest_godot_spec"
 
 #: the telemetry values at the end of our addon's float32 block, in order
 F32_TELEMETRY = ("frame_ms", "object_count", "static_memory_mb")
@@ -86,6 +101,7 @@ class ObsCodec:
             else:
                 raise ProtocolError(f"{loc}: space {space!r} is not supported (box or discrete)")
         self.keys = keys
+        self.spec = {str(name): dict(entry) for name, entry in spec.items()}
         self.unwrapped = unwrap_single and len(keys) == 1 and keys[0].kind == "box"
         #: every key a box of floats: (name, shape, first column, width) for the float32 block layout
         self.flat: list[tuple[str, tuple[int, ...], int, int]] | None = None
@@ -112,9 +128,9 @@ class ObsCodec:
                 subs[key.name] = spaces.Box(0, 255, shape=key.shape, dtype=np.uint8)
             else:
                 subs[key.name] = spaces.Discrete(key.n)
-        if self.unwrapped:
-            return subs[self.keys[0].name]
-        return spaces.Dict(subs)
+        space = subs[self.keys[0].name] if self.unwrapped else spaces.Dict(subs)
+        setattr(space, GAME_SPEC_ATTR, {"observation_space": self.spec})
+        return space
 
     def _decode_key(self, key: ObsKey, values: Sequence[Any], where: str) -> np.ndarray:
         n = len(values)
@@ -261,7 +277,7 @@ class ActionCodec:
         if not isinstance(spec, Mapping) or not spec:
             raise ProtocolError(f"{where}: action_space must be a non-empty object, got {spec!r}")
         keys = []
-        for name in sorted(spec):
+        for name in spec:  # the game's order (see the module docstring)
             entry = spec[name]
             loc = f"{where}: action_space[{name!r}]"
             if not isinstance(entry, Mapping):
@@ -280,17 +296,23 @@ class ActionCodec:
         else:
             self.mode = "mixed"
         self.width = sum(k.size for k in keys)
+        self.spec = {k.name: {"size": k.size, "action_type": "discrete" if k.discrete else "continuous"}
+                     for k in keys}
         self._formats: dict[tuple[int, bool], str] = {}
 
     def space(self) -> Any:
         """The Gymnasium space of one agent's action."""
         from gymnasium import spaces
 
+        space: Any
         if self.mode == "discrete":
-            return spaces.Discrete(self.keys[0].size)
-        if self.mode == "multidiscrete":
-            return spaces.MultiDiscrete([k.size for k in self.keys])
-        return spaces.Box(-1.0, 1.0, shape=(self.width,), dtype=np.float32)
+            space = spaces.Discrete(self.keys[0].size)
+        elif self.mode == "multidiscrete":
+            space = spaces.MultiDiscrete([k.size for k in self.keys])
+        else:
+            space = spaces.Box(-1.0, 1.0, shape=(self.width,), dtype=np.float32)
+        setattr(space, GAME_SPEC_ATTR, {"action_space": self.spec})
+        return space
 
     def encode_json(self, actions: Any, n_agents: int) -> str:
         """The JSON text of :meth:`encode_batch` (the ``action`` list of an action message)."""

@@ -1,0 +1,106 @@
+"""Exporting an SB3 policy in the official plugin's ONNX layout (:mod:`.onnx_layout` says what it is).
+
+:func:`export_plan` gives everything ``torch.onnx.export`` needs: the module (the policy's raw
+action output, laid out as the plugin decodes it), the example inputs, the input/output names, the
+dynamic batch axes, and the metadata entry that records the layout.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .onnx_layout import METADATA_KEY, OUTPUT_NAMES, OnnxLayoutError, PluginLayout
+
+
+def policy_head(policy: Any) -> Callable[[Any], Any]:
+    """The raw action output of an SB3 policy for an observation batch (no sampling, no clipping):
+    PPO/A2C: ``action_net`` (logits or Gaussian means); DQN: ``q_net``; SAC/TD3: the deterministic
+    actor. (godot-rl's exporter takes the same ``action_net`` output, R ``wrappers/onnx/
+    stable_baselines_export.py:29-39``.)"""
+    import inspect
+
+    from stable_baselines3.common.policies import ActorCriticPolicy
+
+    if isinstance(policy, ActorCriticPolicy):
+        def actor_critic(obs: Any) -> Any:
+            features: Any = policy.extract_features(obs, policy.pi_features_extractor)
+            return policy.action_net(policy.mlp_extractor.forward_actor(features))
+        return actor_critic
+    if hasattr(policy, "q_net"):
+        return policy.q_net  # type: ignore[no-any-return]
+    actor = getattr(policy, "actor", None)
+    if actor is not None:
+        kwargs = {"deterministic": True} if "deterministic" in inspect.signature(actor.forward).parameters else {}
+        return lambda obs: actor(obs, **kwargs)
+    raise OnnxLayoutError(f"no ONNX export for the policy {type(policy).__name__}")
+
+
+class PluginPolicy(torch.nn.Module):
+    """An SB3 policy with the plugin's inputs and output (a ``torch.nn.Module`` to export)."""
+
+    def __init__(self, policy: Any, layout: PluginLayout) -> None:
+        super().__init__()
+        self.policy = policy
+        self.layout = layout
+        self._head = policy_head(policy)
+
+    def forward(self, *inputs: Any) -> tuple[Any, Any]:
+        *obs, state_ins = inputs
+        out = self._head(self.layout.policy_obs(obs))
+        return self.layout.plugin_output(out), state_ins
+
+
+@dataclass
+class ExportPlan:
+    """Everything ``torch.onnx.export`` needs, plus the metadata entries to store."""
+
+    module: Any
+    args: tuple[Any, ...]
+    input_names: list[str]
+    output_names: list[str]
+    dynamic_axes: dict[str, dict[int, str]]
+    layout: PluginLayout
+    metadata: dict[str, str]
+
+
+def export_plan(model: Any, action_spec: Mapping[str, Any] | None = None) -> ExportPlan:
+    """The export of an SB3 ``model`` in the plugin's layout (see the module docstring).
+
+    Args:
+        action_spec: the game's ``get_action_space()`` (keys in its order), for models whose action
+            space does not carry it (trained before the driver stored it, or elsewhere).
+    """
+    if type(model).__name__ == "RecurrentPPO":
+        raise OnnxLayoutError("recurrent policies cannot be exported for the plugin (its state_ins is a constant)")
+    policy = model.policy.to("cpu").eval()
+    layout = PluginLayout.for_spaces(model.observation_space, model.action_space, action_spec)
+    args = tuple(torch.zeros((1, i.size), dtype=torch.float32) for i in layout.inputs)
+    return ExportPlan(PluginPolicy(policy, layout), (*args, torch.ones((1,), dtype=torch.float32)),
+                      layout.input_names, list(OUTPUT_NAMES), layout.dynamic_axes, layout,
+                      {METADATA_KEY: layout.to_json()})
+
+
+def write_onnx(plan: ExportPlan, out: str | Path, opset: int = 17, metadata: Mapping[str, str] | None = None) -> Path:
+    """Run ``torch.onnx.export`` for ``plan`` into ``out`` and store ``plan.metadata`` (plus
+    ``metadata``) in the model's metadata props."""
+    import onnx
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad(), warnings.catch_warnings():
+        # the TorchScript exporter is deprecated in favour of the dynamo one, which needs onnxscript
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(plan.module, plan.args, str(out), opset_version=opset, input_names=plan.input_names,
+                          output_names=plan.output_names, dynamic_axes=plan.dynamic_axes, dynamo=False)
+    proto = onnx.load(str(out))
+    for key, value in {**plan.metadata, **(metadata or {})}.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(proto, str(out))
+    return out
