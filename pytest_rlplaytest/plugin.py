@@ -319,7 +319,8 @@ class Playtest:
         seed_everything(eval_seed, spec.torch_threads)
         # Evaluate on the scenario's env (no second game instance, no idle training agents left in
         # a shared world), reseeded so evaluation does not depend on what training played.
-        own_env = n_envs is not None and n_envs != self.venv.num_envs
+        # (a Godot env may hold more agents than asked: whole instances meet n_envs)
+        own_env = n_envs is not None and n_envs not in (self.venv.num_envs, spec.n_envs)
         venv = self.engine.make_vec_env(n_envs, seed=eval_seed) if own_env else self.venv
         venv.seed(eval_seed)
         try:

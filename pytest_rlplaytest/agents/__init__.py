@@ -11,7 +11,7 @@ One concern per module:
 * :mod:`.training`: :func:`train_agent`, budget sizing, the training log, training artifacts.
 * :mod:`.loading`: :func:`load_agent`, :func:`algo_of_zip`.
 * :mod:`.onnx`: :class:`OnnxAgent`, :func:`export_onnx`, :func:`check_onnx_matches`
-  (:mod:`.exportable` holds the torch module that is exported).
+  (the exported torch module is :class:`pytest_rlplaytest.engines.godot.onnx_export.PluginPolicy`).
 
 Names are imported from their module on first use, so importing this package imports neither torch
 nor SB3; training imports SB3, exporting imports torch.

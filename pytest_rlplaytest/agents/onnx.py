@@ -7,14 +7,11 @@ and ``state_outs``. onnxruntime, torch and onnx are imported only when used.
 
 from __future__ import annotations
 
-import tempfile
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..common.files import atomic_write_bytes
 from .base import AgentError
 
 if TYPE_CHECKING:
@@ -43,12 +40,17 @@ class OnnxAgent:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:
             raise AgentError(f"{path}: onnxruntime cannot load it: {exc}") from None
+        from ..engines.godot.onnx_layout import METADATA_KEY, PluginLayout
+
         inputs = {i.name for i in self.session.get_inputs()}
-        if "obs" not in inputs:
+        meta = self.session.get_modelmeta().custom_metadata_map
+        #: the plugin layout the model was exported in (input names, action keys); None: a foreign
+        #: model (godot-rl's export), read through its single ``obs`` input
+        self.layout = PluginLayout.from_json(meta[METADATA_KEY]) if METADATA_KEY in meta else None
+        if self.layout is None and "obs" not in inputs:
             raise AgentError(f"{path}: an ONNX agent needs an input named 'obs' (Godot RL Agents layout); "
                              f"it has {sorted(inputs)}. Export with `rlplaytest export-onnx`.")
         self.has_state = "state_ins" in inputs
-        meta = self.session.get_modelmeta().custom_metadata_map
         self.continuous = meta.get("rlplaytest.continuous", "clamp")
         self.action_space = action_space
         self.observation_space = observation_space
@@ -71,8 +73,12 @@ class OnnxAgent:
         deterministic: bool = True,
     ) -> tuple[np.ndarray, Any]:
         """Greedy actions for a batch (ONNX policies are deterministic)."""
+        if self.layout is not None:
+            feed = self.layout.feed(observation)
+            output = self.layout.policy_output(np.asarray(self.session.run(["output"], feed)[0]))
+            return self._actions(output, output.shape[0]), None
         obs = self._flat_obs(observation)
-        feed: dict[str, np.ndarray] = {"obs": obs}
+        feed = {"obs": obs}
         if self.has_state:
             feed["state_ins"] = np.zeros((obs.shape[0],), dtype=np.float32)
         output = np.asarray(self.session.run(["output"], feed)[0])
@@ -102,57 +108,23 @@ class OnnxAgent:
         raise AgentError(f"{self.path}: ONNX agents support Discrete, MultiDiscrete and Box actions, not {space}")
 
 
-def _observation_layout(model: BaseAlgorithm) -> tuple[str | None, tuple[int, ...]]:
-    """The key of the single observation of a ``Dict`` space (else None) and the observation's shape."""
-    from gymnasium import spaces
-
-    obs_space = model.observation_space
-    dict_key: str | None = None
-    if isinstance(obs_space, spaces.Dict):
-        if len(obs_space.spaces) != 1:
-            raise AgentError("export-onnx supports one observation vector (a Dict with a single key); "
-                             f"this policy observes {sorted(obs_space.spaces)}")
-        dict_key = next(iter(obs_space.spaces))
-        obs_space = obs_space.spaces[dict_key]
-    if not isinstance(obs_space, spaces.Box):
-        raise AgentError(f"export-onnx supports Box observations, not {obs_space}")
-    return dict_key, tuple(int(d) for d in obs_space.shape)
-
-
 def export_onnx(model: BaseAlgorithm, out: Path, opset: int = 17) -> Path:
-    """Export an SB3 policy in the official Godot RL Agents ONNX layout (see
-    :class:`~.exportable.OnnxExportable` for what ``output`` holds per algorithm family).
+    """Export an SB3 policy in the official Godot RL Agents plugin's ONNX layout
+    (:mod:`pytest_rlplaytest.engines.godot.onnx_layout` says what that is: inputs named after the
+    observation keys plus ``state_ins``, ``output`` in the game's action-key order).
 
-    The algorithm and how continuous outputs map onto the action space are stored in the model's
-    metadata (``rlplaytest.algo``, ``rlplaytest.continuous``). Recurrent policies are refused.
+    The layout, the algorithm and how continuous outputs map onto the action space are stored in the
+    model's metadata (``rlplaytest.algo``, ``rlplaytest.continuous``). Recurrent policies are refused.
     """
-    if type(model).__name__ == "RecurrentPPO":
-        raise AgentError("export-onnx does not support recurrent policies (the Godot plugin's state_ins is unused)")
-    import onnx
-    import torch
+    from ..engines.godot.onnx_export import continuous_mode, export_plan, write_onnx
+    from ..engines.godot.onnx_layout import OnnxLayoutError
 
-    from .exportable import OnnxExportable, continuous_mode
-
-    dict_key, shape = _observation_layout(model)
-    policy = model.policy.to("cpu").eval()
-    module = OnnxExportable(policy, shape, dict_key)
-    dummy = (torch.zeros((1, int(np.prod(shape))), dtype=torch.float32), torch.zeros((1,), dtype=torch.float32))
-    batch = {0: "batch_size"}
-    with tempfile.TemporaryDirectory(prefix="rlplaytest-onnx-") as tmp, torch.no_grad(), \
-            warnings.catch_warnings():
-        # the TorchScript exporter is deprecated in favour of the dynamo one, which needs onnxscript
-        warnings.simplefilter("ignore", DeprecationWarning)
-        traced = Path(tmp) / "policy.onnx"
-        torch.onnx.export(
-            module, dummy, str(traced), opset_version=opset, input_names=["obs", "state_ins"],
-            output_names=["output", "state_outs"],
-            dynamic_axes={"obs": batch, "state_ins": batch, "output": batch, "state_outs": batch}, dynamo=False,
-        )
-        proto = onnx.load(str(traced))
-    for key, value in {"rlplaytest.algo": type(model).__name__, "rlplaytest.continuous": continuous_mode(policy)}.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    return atomic_write_bytes(out, proto.SerializeToString())
+    try:
+        plan = export_plan(model)
+    except OnnxLayoutError as exc:
+        raise AgentError(f"export-onnx: {exc}") from None
+    return write_onnx(plan, out, opset, {"rlplaytest.algo": type(model).__name__,
+                                         "rlplaytest.continuous": continuous_mode(model.policy)})
 
 
 def check_onnx_matches(model: BaseAlgorithm, onnx_path: Path, n: int = 256, seed: int = 0,

@@ -146,7 +146,8 @@ class GodotEngine(Engine):
 
     scheme: ClassVar[str] = "godot"
     #: what identifies the build (never boot_seconds, paths or the binary's location)
-    IDENTITY_KEYS: ClassVar[tuple[str, ...]] = ("engine", "godot_version", "game_hash", "scene", "addon.addon_version")
+    IDENTITY_KEYS: ClassVar[tuple[str, ...]] = ("engine", "godot_version", "game_hash", "scene", "plugin",
+                                                "addon.addon_version")
     OPTIONS: ClassVar[dict[str, str]] = {
         "scene": "Godot scene to run, e.g. 'res://scenes/landing.tscn' (default: the project's main scene)",
         "agents": "agents per Godot instance, passed as --agents=N (only scenes built with rlplaytest's addon "

@@ -86,21 +86,35 @@ def export_plan(model: Any, action_spec: Mapping[str, Any] | None = None) -> Exp
                       {METADATA_KEY: layout.to_json()})
 
 
+def continuous_mode(policy: Any) -> str:
+    """How the exported ``output`` maps onto a continuous action space, stored as
+    ``rlplaytest.continuous``: ``unscale`` for SAC/TD3's [-1, 1] actor actions, ``clip`` for PPO/A2C's
+    action means (the plugin itself clamps to [-1, 1])."""
+    from stable_baselines3.common.policies import ActorCriticPolicy
+
+    actor_only = not isinstance(policy, ActorCriticPolicy) and not hasattr(policy, "q_net") and hasattr(
+        policy, "actor")
+    return "unscale" if actor_only else "clip"
+
+
 def write_onnx(plan: ExportPlan, out: str | Path, opset: int = 17, metadata: Mapping[str, str] | None = None) -> Path:
-    """Run ``torch.onnx.export`` for ``plan`` into ``out`` and store ``plan.metadata`` (plus
-    ``metadata``) in the model's metadata props."""
+    """Run ``torch.onnx.export`` for ``plan``, store ``plan.metadata`` (plus ``metadata``) in the
+    model's metadata props, and write the model to ``out`` atomically (the one ONNX writer)."""
+    import tempfile
+
     import onnx
 
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad(), warnings.catch_warnings():
+    from ...common.files import atomic_write_bytes
+
+    with tempfile.TemporaryDirectory(prefix="rlplaytest-onnx-") as tmp, torch.no_grad(), \
+            warnings.catch_warnings():
         # the TorchScript exporter is deprecated in favour of the dynamo one, which needs onnxscript
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(plan.module, plan.args, str(out), opset_version=opset, input_names=plan.input_names,
+        traced = Path(tmp) / "policy.onnx"
+        torch.onnx.export(plan.module, plan.args, str(traced), opset_version=opset, input_names=plan.input_names,
                           output_names=plan.output_names, dynamic_axes=plan.dynamic_axes, dynamo=False)
-    proto = onnx.load(str(out))
+        proto = onnx.load(str(traced))
     for key, value in {**plan.metadata, **(metadata or {})}.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
-    onnx.save(proto, str(out))
-    return out
+    return atomic_write_bytes(out, proto.SerializeToString())
