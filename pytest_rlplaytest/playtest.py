@@ -403,8 +403,16 @@ def run_playtest(
         if steps >= cap:
             stopped = f"step cap of {cap} reached"
             break
-    result = PlaytestResult(episodes=run.finished, eval_seconds=time.perf_counter() - start, seed=seed,
-                            stopped_early=stopped)
+    return finish_playtest(run.finished, seed=seed, eval_seconds=time.perf_counter() - start, stopped_early=stopped,
+                           stop=stop)
+
+
+def finish_playtest(episodes: list[Episode], *, seed: int | None, eval_seconds: float, stopped_early: str | None,
+                    stop: Callable[[Sequence[Episode]], bool] | None) -> PlaytestResult:
+    """The :class:`PlaytestResult` of finished ``episodes`` (in the order the ``stop`` rule read
+    them); a ``stop`` rule with ``attach(result)`` (a sequential test) records its decision on it.
+    Shared by :func:`run_playtest` and the Ray shards' merge (``distributed.evaluation``)."""
+    result = PlaytestResult(episodes=episodes, eval_seconds=eval_seconds, seed=seed, stopped_early=stopped_early)
     attach = getattr(stop, "attach", None)
     if callable(attach):  # a sequential test records its decision on the result
         attach(result)

@@ -181,10 +181,28 @@ def rl_engine(
     except BaseException:
         engine.close()
         raise
+    engine = _on_ray(engine, settings, request.config)
     try:
         yield engine
     finally:
         engine.close()
+
+
+def _on_ray(engine: Engine, settings: settings_mod.Settings, config: pytest.Config) -> Engine:
+    """The engine fanned out on the Ray cluster under ``--rl-ray`` (unchanged without it); a
+    missing Ray or an unreachable cluster fails the test naming the fix."""
+    if settings.ray is None:
+        return engine
+    from .distributed.engine import wrap_for_ray
+    from .errors import RLPlaytestError
+
+    error = None
+    try:
+        return wrap_for_ray(engine, settings, owner=config)
+    except RLPlaytestError as exc:
+        error = str(exc)
+    engine.close()
+    pytest.fail(error, pytrace=False)
 
 
 @pytest.fixture
@@ -317,6 +335,13 @@ class Playtest:
         eval_seed = derive_seed(spec.seed, "eval", self.calls)
         self.calls += 1
         seed_everything(eval_seed, spec.torch_threads)
+        from .distributed.engine import RayEngine
+
+        if isinstance(self.engine, RayEngine):  # --rl-ray: shards on the cluster, merged in seed order
+            return self._described(self.engine.playtest(
+                self.agent, episodes or spec.episodes, success=success if success is not None else spec.success,
+                deterministic=spec.deterministic if deterministic is None else deterministic, seed=eval_seed,
+                stop=stop, record_actions=record_actions))
         # Evaluate on the scenario's env (no second game instance, no idle training agents left in
         # a shared world), reseeded so evaluation does not depend on what training played.
         # (a Godot env may hold more agents than asked: whole instances meet n_envs)
@@ -333,8 +358,12 @@ class Playtest:
         finally:
             if own_env:
                 venv.close()
+        return self._described(result)
+
+    def _described(self, result: PlaytestResult) -> PlaytestResult:
+        """``result`` with the scenario, the engine and the training budget filled in."""
         training = self.item.stash.get(TRAINING_KEY, {})
-        result.scenario = spec.describe()
+        result.scenario = self.spec.describe()
         result.engine = self.engine.describe()
         result.timesteps = int(training.get("timesteps", 0))
         result.train_seconds = float(training.get("seconds", 0.0))
@@ -470,6 +499,7 @@ def rl_replay(request: pytest.FixtureRequest, rl_artifacts: Path) -> ReplayRepor
     bug = kwargs.get("bug")
     try:
         engine.start()
+        engine = _on_ray(engine, settings, request.config)
         report = replay_bundle(bundle, path, engine, times=int(kwargs.get("times", 1)),
                                parallel=int(kwargs.get("parallel", 1)),
                                signature=BugSignature.parse(bug) if bug is not None else None)
@@ -508,6 +538,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     process_module = sys.modules.get("pytest_rlplaytest.engines.godot.process")
     if process_module is not None:
         process_module.kill_all()
+    cluster_module = sys.modules.get("pytest_rlplaytest.distributed.cluster")
+    if cluster_module is not None:  # --rl-ray: kill leftover game actors, stop a cluster we started
+        cluster_module.shutdown(owner=session.config)
 
 
 # -- reporting ----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from .common.paths import PathBase
+from .distributed.cluster import ray_address
 from .errors import RLPlaytestError
 
 
@@ -204,6 +205,20 @@ OPTIONS: tuple[Option, ...] = (
     Option("spacetimedb_url", text_value, None,
            "use an already running SpacetimeDB server at URL instead of starting one", "URL",
            flag_name="--spacetimedb-url", ini_name="spacetimedb_url", env_name="SPACETIMEDB_URL"),
+    Option("ray", ray_address, None,
+           "run the games on a Ray cluster (needs pytest-rlplaytest[ray]): local (the bare flag) starts a "
+           "one-machine cluster, auto joins the running one, or a ray://HOST:PORT address", "ADDRESS",
+           optional_value="local"),
+    Option("ray_games_per_node", positive_int, None,
+           "with --rl-ray=local: game instances the machine runs at once (the custom resource rlplaytest_game; "
+           "on a cluster, start each node with ray start --resources='{\"rlplaytest_game\": N}')", "N",
+           default_doc="2 per CPU"),
+    Option("ray_shards", positive_int, None, "with --rl-ray: game actors that share a playtest's evaluation "
+           "episodes", "N", default_doc="the cluster's free game slots"),
+    Option("ray_game_root", text_value, None,
+           "with --rl-ray: the folder where every Ray node sees the rootdir's files (a shared filesystem); "
+           "nodes run the game from there instead of receiving it packed with the job", "DIR",
+           default_doc="none: the game is packed and sent"),
 )
 
 
@@ -233,6 +248,10 @@ class Settings:
     spacetime_bin: str | None = None
     spacetimedb_scope: str = "session"
     spacetimedb_url: str | None = None
+    ray: str | None = None
+    ray_games_per_node: int | None = None
+    ray_shards: int | None = None
+    ray_game_root: str | None = None
     #: the folder option paths resolve against (pytest's rootdir)
     rootdir: Path = Path(".")
     #: where each value came from: a flag, an environment variable, ``ini <name>`` or ``default``
