@@ -61,6 +61,7 @@ class GameActor:
         self.engine: Engine | None = None
         self.venv: VecEnv | None = None
         self.agent: Any = None
+        self.agent_key: str | None = None
         self.restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
         self.needs_reset = True
         atexit.register(self.close)
@@ -159,21 +160,21 @@ class GameActor:
         return int(method(index)) if callable(method) else None
 
     # -- evaluation shards ------------------------------------------------------------------
-    def set_agent(self, payload: AgentPayload) -> None:
-        """Load the agent this shard plays (once per evaluation)."""
-        self.agent = payload.load(self._ensure())
-
-    def play(self, seed: int, deterministic: bool, record_actions: bool,
+    def play(self, agent: Sequence[Any], agent_key: str, seed: int, deterministic: bool, record_actions: bool,
              max_steps: int) -> tuple[list[Any], str | None]:
         """Play one whole episode from ``seed``: its record (none if the step cap cut it) and why
-        it stopped early (None)."""
+        it stopped early (None). ``agent`` is ``[object ref of an AgentPayload]``, loaded once per
+        ``agent_key`` (and again in a restarted actor, which has lost it)."""
+        import ray
+
         from ..agents import seed_everything
         from ..bughunt.replay import seed_each
         from ..playtest import run_playtest
 
         venv = self._ensure()
-        if self.agent is None:
-            raise EngineError(f"{self.label}: play() before set_agent()")
+        if self.agent_key != agent_key:
+            payload: AgentPayload = ray.get(agent[0])
+            self.agent, self.agent_key = payload.load(venv), agent_key
         seed_each(venv, [seed])
         seed_everything(seed, self.shipment.settings.torch_threads)  # a stochastic policy: per episode
         try:

@@ -83,6 +83,9 @@ def pack_agent(agent: Any) -> AgentPayload:
 
     if isinstance(agent, OnnxAgent):
         return AgentPayload("onnx", agent.path.read_bytes())
+    from .game import pickle_by_value_if_local
+
+    pickle_by_value_if_local(type(agent))
     return AgentPayload("object", agent)
 
 
@@ -152,14 +155,15 @@ class ShardPool:
         merger = SeedOrder(episodes, success, stop)
         inflight: dict[Any, tuple[int, int]] = {}
         try:
-            payload = ray.put(pack_agent(agent))
-            fetch([actor.set_agent.remote(payload) for actor in actors], "loading the agent on the shards")
+            payload = [ray.put(pack_agent(agent))]  # in a list: the shards get the reference, load it once
+            key = payload[0].hex()
             queues = shard_of(episodes, len(actors))
 
             def submit(k: int) -> None:
                 if queues[k]:
                     j = queues[k].pop(0)
-                    ref = actors[k].play.remote(seeds[j], deterministic, record_actions, STEPS_PER_EPISODE)
+                    ref = actors[k].play.remote(payload, key, seeds[j], deterministic, record_actions,
+                                                STEPS_PER_EPISODE)
                     inflight[ref] = (k, j)
 
             for k in range(len(actors)):

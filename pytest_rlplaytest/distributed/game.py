@@ -137,8 +137,9 @@ def _skip_caches(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
     return None if PurePosixPath(info.name).name in PACK_SKIP_DIRS else info
 
 
-def _pickle_factory_by_value(target: Any) -> None:
-    """A Gymnasium factory from the test suite (not an installed package) travels by value."""
+def pickle_by_value_if_local(target: Any) -> None:
+    """Code from the test suite (a Gymnasium factory, an agent's class), not from an installed
+    package, travels by value: the nodes need not import the tests."""
     module = sys.modules.get(getattr(target, "__module__", "") or "")
     file = getattr(module, "__file__", None)
     if module is None or file is None or module.__name__.split(".")[0] == "pytest_rlplaytest":
@@ -175,7 +176,7 @@ def ship(engine: Engine, settings: Settings, driver_node: str | None) -> GameShi
         else:
             package = pack_game(path, str(identity.get("game_hash", "")))
     elif callable(engine.target):
-        _pickle_factory_by_value(engine.target)
+        pickle_by_value_if_local(engine.target)
     return GameShipment(
         scheme=type(engine).scheme, target=engine.target, options=_plain(dict(context.options)), seed=context.seed,
         settings=settings, nodeid=context.nodeid, identity=identity, identity_keys=(*type(engine).IDENTITY_KEYS,
