@@ -214,7 +214,7 @@ OPTIONS: tuple[Option, ...] = (
            "on a cluster, start each node with ray start --resources='{\"rlplaytest_game\": N}')", "N",
            default_doc="2 per CPU"),
     Option("ray_shards", positive_int, None, "with --rl-ray: game actors that share a playtest's evaluation "
-           "episodes", "N", default_doc="the cluster's free game slots"),
+           "episodes", "N", default_doc="the free game slots, at most the CPUs"),
     Option("ray_game_root", text_value, None,
            "with --rl-ray: the folder where every Ray node sees the rootdir's files (a shared filesystem); "
            "nodes run the game from there instead of receiving it packed with the job", "DIR",

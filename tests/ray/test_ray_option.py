@@ -25,7 +25,7 @@ def test_ray_not_imported():
 def test_the_address_is_local_auto_or_a_ray_client_address() -> None:
     assert [ray_address(v) for v in ("local", "AUTO", "ray://head:10001")] == ["local", "auto", "ray://head:10001"]
     for bad in ("", "head:6379", "ray://", "remote"):
-        with pytest.raises(ValueError, match="local .* auto .* ray://HOST:PORT"):
+        with pytest.raises(ValueError, match=r"local .* auto .* ray://HOST:PORT"):
             ray_address(bad)
     assert resolve_mapping({}, environ={"RLPLAYTEST_RAY": "auto"}).ray == "auto"
     assert resolve_mapping({}, environ={}, ini={"rl_ray": "ray://h:1"}).ray == "ray://h:1"
