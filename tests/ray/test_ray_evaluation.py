@@ -72,12 +72,9 @@ def test_a_sequential_test_stops_at_the_same_episode_with_one_or_two_shards(ray_
     from pytest_rlplaytest.verdicts import sequential_stopper
 
     engine = ray_engine("gym", "CartPole-v1", max_episode_steps=100)
-    results = [engine.playtest(PoleHeuristic(), 40, success=lambda e: e.total_return >= 100, deterministic=True,
-                               seed=4, stop=sequential_stopper(0.5, cap=40), record_actions=False)
-               for _ in range(1)]
-    results.append(play_sharded(engine.shipment(), PoleHeuristic(), 40, shards=1, seed=4,
-                                success=lambda e: e.total_return >= 100, stop=sequential_stopper(0.5, cap=40)))
-    many, one = results
+    many, one = (play_sharded(engine.shipment(), PoleHeuristic(), 40, shards=shards, seed=4,
+                              success=lambda e: e.total_return >= 100, stop=sequential_stopper(0.5, cap=40))
+                 for shards in (2, 1))
     assert many.stopped_early == one.stopped_early == "sequential test decided"
     assert _records(many) == _records(one) and many.n_episodes < 40
     assert many.sequential_test.decision == one.sequential_test.decision
