@@ -295,14 +295,13 @@ class Playtest:
         stop = _stop_rule(stop, sequential, at_least, alpha, beta, episodes or self.spec.episodes)
         result = self.play(episodes, deterministic=deterministic, success=success, stop=stop,
                            record_actions=record_actions, n_envs=n_envs)
-        from .reports.result_artifacts import write_playtest_outputs
+        from .reports.artifacts import record_playtest
 
-        write_playtest_outputs(self.item, result, self.artifacts, call=self.calls,
-                               title=f"visited cells: {self.spec.nodeid}")
+        record_playtest(self.item, result, self.artifacts, self.calls)  # before the verdict: evidence kept
         if at_least is not None:
-            from .verdicts import assert_success_rate
+            from .verdicts import decide_success_rate
 
-            assert_success_rate(result, at_least, alpha, power=1.0 - (0.2 if beta is None else beta))
+            decide_success_rate(result, at_least, alpha=alpha, beta=beta)
         return result
 
     def play(self, episodes: int | None = None, *, deterministic: bool | None = None,

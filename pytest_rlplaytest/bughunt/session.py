@@ -174,7 +174,7 @@ def check_build(bundle: ReplayBundle, engine: Engine, where: str) -> list[str]:
     """Warn (and return the differences) when the bundle was recorded on another build."""
     from ..engines.base import identity_changes
 
-    changed = identity_changes(bundle.engine, engine.describe())
+    changed = identity_changes(bundle.engine, engine.describe(), type(engine).IDENTITY_KEYS)
     if changed:
         warnings.warn(BuildChangedWarning(f"{where}: the bundle was recorded on another build; "
                                           + "; ".join(changed)), stacklevel=2)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..common.table import fmt_number, render_text_table
-from ..settings import SettingError, Settings, resolve_mapping
+from ..settings import SettingError, Settings
 from . import config as _config
 from .baselines import baseline_path, list_baselines, load_baseline, machine_id
 from .errors import BaselineError
@@ -80,10 +80,11 @@ run_baselines_command = run_baselines
 
 # -- helpers ----------------------------------------------------------------------------------------
 def _settings(args: argparse.Namespace) -> Settings:
-    """The settings of the command: ``--dir`` over the environment over the default, against ``--rootdir``."""
-    given = getattr(args, "baselines_dir", None)
-    return resolve_mapping({"baselines_dir": given} if given else {},
-                           rootdir=getattr(args, "rootdir", None) or Path.cwd())
+    """The settings of the command, resolved as for every ``rlplaytest`` sub-command: ``--dir`` over
+    ``RLPLAYTEST_BASELINES_DIR`` over the rootdir's pytest ini over the default, against ``--rootdir``."""
+    from ..cli import settings_for_cli
+
+    return settings_for_cli(args)
 
 
 def _dirs(args: argparse.Namespace) -> tuple[Path, Path]:
