@@ -13,7 +13,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 
 from .base import AgentError
 
-__all__ = ["OnnxExportable", "continuous_mode"]
+__all__ = ["NormalizedInput", "OnnxExportable", "continuous_mode"]
 
 
 def _policy_kind(policy: Any) -> str:
@@ -69,3 +69,29 @@ class OnnxExportable(torch.nn.Module):
         else:
             out = policy.actor(inp, **self.actor_kwargs)
         return out, state_ins
+
+
+class NormalizedInput(torch.nn.Module):
+    """``forward(obs, *rest) = inner(clamp((obs - mean) / std, -clip, clip), *rest)``: a policy
+    module that takes raw observations, folding in ``VecNormalize``'s frozen statistics (``std`` is
+    ``sqrt(var + epsilon)``), exactly as ``VecNormalize.normalize_obs`` computes it.
+
+    Args:
+        inner: the exported policy module (its first input is the flat ``obs`` batch).
+        mean, std: float32 arrays of the flat observation's size.
+        clip: ``clip_obs``.
+    """
+
+    def __init__(self, inner: torch.nn.Module, mean: Any, std: Any, clip: float) -> None:
+        super().__init__()
+        self.inner = inner
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).reshape(1, -1))
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).reshape(1, -1))
+        self.clip = float(clip)
+
+    def forward(self, obs: torch.Tensor, *rest: torch.Tensor) -> Any:
+        """The inner module's outputs for the normalised observations."""
+        mean: torch.Tensor = self.mean  # type: ignore[assignment]
+        std: torch.Tensor = self.std  # type: ignore[assignment]
+        normalized = torch.clamp((obs - mean) / std, -self.clip, self.clip)
+        return self.inner(normalized, *rest)

@@ -20,6 +20,8 @@ from .base import AgentError
 if TYPE_CHECKING:
     from stable_baselines3.common.base_class import BaseAlgorithm
 
+    from .normalize import Normalization
+
 __all__ = ["OnnxAgent", "check_onnx_matches", "export_onnx"]
 
 
@@ -119,13 +121,27 @@ def _observation_layout(model: BaseAlgorithm) -> tuple[str | None, tuple[int, ..
     return dict_key, tuple(int(d) for d in obs_space.shape)
 
 
-def export_onnx(model: BaseAlgorithm, out: Path, opset: int = 17) -> Path:
+def _unwrap_normalized(model: Any, normalization: Normalization | None) -> tuple[Any, Normalization | None]:
+    """A :class:`~.normalize.NormalizedAgent` is its model plus its statistics."""
+    from .normalize import NormalizedAgent
+
+    if isinstance(model, NormalizedAgent):
+        return model.model, normalization or model.normalization
+    return model, normalization
+
+
+def export_onnx(model: BaseAlgorithm, out: Path, opset: int = 17, *,
+                normalization: Normalization | None = None) -> Path:
     """Export an SB3 policy in the official Godot RL Agents ONNX layout (see
     :class:`~.exportable.OnnxExportable` for what ``output`` holds per algorithm family).
 
     The algorithm and how continuous outputs map onto the action space are stored in the model's
     metadata (``rlplaytest.algo``, ``rlplaytest.continuous``). Recurrent policies are refused.
+    ``normalization`` (or the statistics of a :class:`~.normalize.NormalizedAgent` passed as
+    ``model``) is folded into the graph (:class:`~.exportable.NormalizedInput`): the exported agent
+    takes raw observations (metadata ``rlplaytest.normalized = obs``).
     """
+    model, normalization = _unwrap_normalized(model, normalization)
     if type(model).__name__ == "RecurrentPPO":
         raise AgentError("export-onnx does not support recurrent policies (the Godot plugin's state_ins is unused)")
     import onnx
@@ -135,7 +151,13 @@ def export_onnx(model: BaseAlgorithm, out: Path, opset: int = 17) -> Path:
 
     dict_key, shape = _observation_layout(model)
     policy = model.policy.to("cpu").eval()
-    module = OnnxExportable(policy, shape, dict_key)
+    module: Any = OnnxExportable(policy, shape, dict_key)
+    folded = normalization.flat_obs(dict_key, int(np.prod(shape))) if normalization is not None else None
+    if folded is not None:
+        from .exportable import NormalizedInput
+
+        assert normalization is not None
+        module = NormalizedInput(module, folded[0], folded[1], normalization.clip_obs)
     dummy = (torch.zeros((1, int(np.prod(shape))), dtype=torch.float32), torch.zeros((1,), dtype=torch.float32))
     batch = {0: "batch_size"}
     with tempfile.TemporaryDirectory(prefix="rlplaytest-onnx-") as tmp, torch.no_grad(), \
@@ -149,17 +171,22 @@ def export_onnx(model: BaseAlgorithm, out: Path, opset: int = 17) -> Path:
             dynamic_axes={"obs": batch, "state_ins": batch, "output": batch, "state_outs": batch}, dynamo=False,
         )
         proto = onnx.load(str(traced))
-    for key, value in {"rlplaytest.algo": type(model).__name__, "rlplaytest.continuous": continuous_mode(policy)}.items():
+    metadata = {"rlplaytest.algo": type(model).__name__, "rlplaytest.continuous": continuous_mode(policy),
+                **({"rlplaytest.normalized": "obs"} if folded is not None else {})}
+    for key, value in metadata.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     return atomic_write_bytes(out, proto.SerializeToString())
 
 
 def check_onnx_matches(model: BaseAlgorithm, onnx_path: Path, n: int = 256, seed: int = 0,
-                       atol: float = 1e-4) -> float:
+                       atol: float = 1e-4, *, normalization: Normalization | None = None) -> float:
     """Fraction of ``n`` sampled observations on which the ONNX agent and SB3 choose the same
-    greedy action (continuous: equal within ``atol``)."""
+    greedy action (continuous: equal within ``atol``). With ``normalization`` (or a
+    :class:`~.normalize.NormalizedAgent`), SB3 sees the normalised observations and ONNX the raw ones."""
     from gymnasium import spaces
+
+    model, normalization = _unwrap_normalized(model, normalization)
 
     obs_space = model.observation_space
     obs_space.seed(seed)
@@ -168,7 +195,8 @@ def check_onnx_matches(model: BaseAlgorithm, onnx_path: Path, n: int = 256, seed
         batch: Any = {k: np.stack([s[k] for s in samples]) for k in obs_space.spaces}
     else:
         batch = np.stack(samples)
-    expected, _ = model.predict(batch, deterministic=True)
+    expected, _ = model.predict(normalization.apply(batch) if normalization is not None else batch,
+                                deterministic=True)
     got, _ = OnnxAgent(Path(onnx_path), model.action_space, obs_space).predict(batch)
     expected = np.asarray(expected).reshape(n, -1)
     got = np.asarray(got).reshape(n, -1)
