@@ -32,6 +32,8 @@ _LAZY = {
     "VerdictFailure": "pytest_rlplaytest.verdicts",
     "AgentError": "pytest_rlplaytest.agents",
     "BundleError": "pytest_rlplaytest.bughunt.bundle",
+    "AgentCacheMiss": "pytest_rlplaytest.agents.cache",
+    "StaleAgentWarning": "pytest_rlplaytest.agents.cache",
     # what the fixtures give
     "Settings": "pytest_rlplaytest.settings",
     "ScenarioSpec": "pytest_rlplaytest.scenario",
@@ -53,6 +55,7 @@ _LAZY = {
     "assert_success_rate": "pytest_rlplaytest.verdicts",
     "assert_matches_baseline": "pytest_rlplaytest.verdicts",
     "assert_frame_budget": "pytest_rlplaytest.verdicts",
+    "assert_training": "pytest_rlplaytest.verdicts",
     "sequential_stopper": "pytest_rlplaytest.verdicts",
 }
 
@@ -62,6 +65,8 @@ if TYPE_CHECKING:  # the same names, for type checkers (tests/plugin/test_public
     from pytest_rlplaytest.agents import export_onnx as export_onnx
     from pytest_rlplaytest.agents import load_agent as load_agent
     from pytest_rlplaytest.agents import train_agent as train_agent
+    from pytest_rlplaytest.agents.cache import AgentCacheMiss as AgentCacheMiss
+    from pytest_rlplaytest.agents.cache import StaleAgentWarning as StaleAgentWarning
     from pytest_rlplaytest.bughunt.bundle import BundleError as BundleError
     from pytest_rlplaytest.bughunt.session import HuntResult as HuntResult
     from pytest_rlplaytest.bughunt.session import ReplayReport as ReplayReport
@@ -85,6 +90,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (tests/plugin/test_public
     from pytest_rlplaytest.verdicts import assert_frame_budget as assert_frame_budget
     from pytest_rlplaytest.verdicts import assert_matches_baseline as assert_matches_baseline
     from pytest_rlplaytest.verdicts import assert_success_rate as assert_success_rate
+    from pytest_rlplaytest.verdicts import assert_training as assert_training
     from pytest_rlplaytest.verdicts import sequential_stopper as sequential_stopper
 
 
@@ -98,6 +104,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AgentCacheMiss",
     "AgentError",
     "BaselineCheck",
     "BugHunt",
@@ -118,11 +125,13 @@ __all__ = [
     "ScenarioSpec",
     "SettingError",
     "Settings",
+    "StaleAgentWarning",
     "VerdictFailure",
     "__version__",
     "assert_frame_budget",
     "assert_matches_baseline",
     "assert_success_rate",
+    "assert_training",
     "export_onnx",
     "load_agent",
     "run_playtest",

@@ -8,6 +8,7 @@ Sub-commands::
     rlplaytest baselines list|show|diff ...          inspect stored baselines
     rlplaytest replay BUNDLE                         replay a bug bundle (exit 0: the bug recurs)
     rlplaytest shrink BUNDLE OUT                     shrink a bug bundle's actions (ddmin)
+    rlplaytest check-training [DIR] --min-reward R   judge training runs from their TensorBoard files
 
 Paths follow the path rule (:mod:`pytest_rlplaytest.common.paths`): a bundle's game resolves against
 the bundle file's folder; option values (``--dir``, ``RLPLAYTEST_*``, ``GODOT_BIN``...) against
@@ -101,12 +102,14 @@ def _cmd_export_onnx(args: argparse.Namespace) -> int:
         print(f"rlplaytest export-onnx: {model_path} does not exist", file=sys.stderr)
         return 2
     from .agents import import_algo
+    from .agents.normalize import read_from_zip
 
     try:
         algo = algo_of_zip(model_path, args.algo)
         model = import_algo(algo).load(model_path, device="cpu")
-        out = export_onnx(model, Path(args.out))
-        agreement = check_onnx_matches(model, out, n=args.check_samples, seed=0)
+        normalization = read_from_zip(model_path)  # VecNormalize statistics saved with the model: folded in
+        out = export_onnx(model, Path(args.out), normalization=normalization)
+        agreement = check_onnx_matches(model, out, n=args.check_samples, seed=0, normalization=normalization)
     except AgentError as exc:
         print(f"rlplaytest export-onnx: {exc}", file=sys.stderr)
         return 1
@@ -207,6 +210,51 @@ def _cmd_shrink(args: argparse.Namespace) -> int:
     return 0
 
 
+def _training_folders(root: Path) -> list[Path]:
+    """The training runs under ``root``: ``root`` itself when it is one, else its test folders that
+    hold a ``training.json``."""
+    if (root / "training.json").is_file() or (root / "tensorboard").is_dir() or root.name.startswith("train_") \
+            or any(p.name.startswith("events.out.tfevents") for p in root.iterdir()):
+        return [root]
+    return sorted(p.parent for p in root.glob("*/training.json"))
+
+
+def _cmd_check_training(args: argparse.Namespace) -> int:
+    from .verdicts import VerdictFailure, VerdictUsageError, assert_training
+
+    root = Path(args.dir) if args.dir else settings_for_cli(args).artifacts
+    if not root.is_dir():
+        print(f"rlplaytest check-training: {root} is not a folder (pass a test's artifact folder, or the "
+              "--rl-artifacts folder of a run)", file=sys.stderr)
+        return 2
+    folders = _training_folders(root)
+    if not folders:
+        print(f"rlplaytest check-training: no training run under {root} (no training.json, tensorboard/ or "
+              "event files)", file=sys.stderr)
+        return 2
+    failed = 0
+    for folder in folders:
+        try:
+            verdict = assert_training(folder, min_reward=args.min_reward, min_success=args.min_success,
+                                      improving=args.improving, alpha=args.alpha, window=args.window,
+                                      frame_p99_ms=args.frame_p99_ms)
+        except VerdictFailure as exc:
+            failed += 1
+            print(f"FAIL {folder}\n{exc}\n")
+        except VerdictUsageError as exc:
+            print(f"rlplaytest check-training: {folder}: {exc}", file=sys.stderr)
+            return 2
+        else:
+            print(f"ok   {folder}\n{verdict.message}\n")
+    print(f"{len(folders) - failed} of {len(folders)} training run(s) meet the criteria")
+    return 1 if failed else 0
+
+
+def _window(text: str) -> float | int:
+    value = float(text)
+    return int(value) if value >= 1 and value.is_integer() else value
+
+
 def _cmd_baselines(args: argparse.Namespace) -> int:
     from .verdicts.cli import run_baselines_command
 
@@ -215,6 +263,25 @@ def _cmd_baselines(args: argparse.Namespace) -> int:
 
 ROOTDIR_HELP = ("the project root: option paths (GODOT_BIN, RLPLAYTEST_*) are relative to it and its pytest ini "
                 "is read (default: the current folder); the bundle's game is relative to the bundle file")
+
+
+def _add_check_training(sub: Any) -> None:
+    """The ``check-training`` sub-command's arguments."""
+    p = sub.add_parser("check-training", help="judge the training runs in a folder from their TensorBoard event files "
+                       "(exit 0: every run meets the criteria, 1: one does not, 2: nothing to judge)")
+    p.add_argument("dir", nargs="?", default=None, help="a test's artifact folder, or an --rl-artifacts folder (each "
+                   "test folder with a training.json is judged; default: the project's --rl-artifacts)")
+    p.add_argument("--rootdir", default=None, help=ROOTDIR_HELP)
+    p.add_argument("--min-reward", type=float, default=None, help="lower bound on the final rollout/ep_rew_mean")
+    p.add_argument("--min-success", type=float, default=None, help="lower bound on the final rollout/success_rate")
+    p.add_argument("--improving", action="store_true", help="the training-episode returns must improve (one-sided "
+                   "Mann-Whitney U test, last window against the first)")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level of --improving (default 0.05)")
+    p.add_argument("--window", type=_window, default=0.25, help="first/last window: a fraction of the episodes "
+                   "(<= 0.5) or a count (default 0.25)")
+    p.add_argument("--frame-p99-ms", type=float, default=None, help="budget on the per-window p99 of frame_ms during "
+                   "training")
+    p.set_defaults(func=_cmd_check_training)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -252,6 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rootdir", default=None, help=ROOTDIR_HELP)
     p.add_argument("--parallel", type=int, default=2, help="game instances at once (default 2)")
     p.set_defaults(func=_cmd_shrink)
+
+    _add_check_training(sub)
 
     p = sub.add_parser("baselines", help="list, show or diff stored baselines")
     from .verdicts.cli import add_baselines_arguments

@@ -118,6 +118,9 @@ class PlaytestResult:
     stopped_early: str | None = None
     #: the decision of a sequential test (set by a ``stop`` rule that has ``attach``)
     sequential_test: Any = None
+    #: the training behind the agent (``timesteps``, ``seconds``, ``artifacts``, ``tensorboard_run``,
+    #: ``resumed_from``, ``engine_restarts``...: ``training.json``); what ``assert_training`` reads
+    training: dict[str, Any] = field(default_factory=dict)
 
     # -- counts ---------------------------------------------------------------------------
     @property

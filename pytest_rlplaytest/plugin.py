@@ -209,6 +209,10 @@ def _on_ray(engine: Engine, settings: settings_mod.Settings, config: pytest.Conf
 def rl_env(rl_engine: Engine, rl_scenario: ScenarioSpec) -> Generator[VecEnv, None, None]:
     """The game as an SB3 ``VecEnv`` (``n_envs`` copies or agents), closed at teardown."""
     venv = rl_engine.make_vec_env(rl_scenario.n_envs, seed=rl_scenario.seed)
+    if rl_scenario.trains and rl_scenario.engine_restarts:  # --rl-engine-restarts: relaunch a failing game
+        from .engines.restarts import RestartingVecEnv
+
+        venv = RestartingVecEnv(venv, rl_engine, rl_scenario.n_envs, rl_scenario.seed, rl_scenario.engine_restarts)
     try:
         yield venv
     finally:
@@ -217,38 +221,35 @@ def rl_env(rl_engine: Engine, rl_scenario: ScenarioSpec) -> Generator[VecEnv, No
 
 @pytest.fixture
 def rl_agent(
-    request: pytest.FixtureRequest, rl_scenario: ScenarioSpec, rl_env: VecEnv, rl_artifacts: Path
+    request: pytest.FixtureRequest, rl_scenario: ScenarioSpec, rl_engine: Engine, rl_env: VecEnv, rl_artifacts: Path
 ) -> Agent:
-    """The scenario's agent: trained for its budget, or loaded from ``model=`` (.zip / .onnx)."""
-    from .agents import load_agent, seed_everything, train_agent
-    from .reports.junit import set_property
+    """The scenario's agent: trained for its budget (checkpointed, resumed, its game restarted as the
+    settings say), loaded from ``model=`` (.zip / .onnx), or taken from the agent cache (``cache:``)."""
+    from .agents import AgentError, load_agent, seed_everything, train_agent
+    from .agents.cache import AgentCacheMiss, load_cached_agent, store_trained_agent
+    from .agents.nightly import TrainingPlan
+    from .reports.training_notes import record_stored_agent, record_training
 
-    spec = rl_scenario
+    spec, settings = rl_scenario, get_settings(request.config)
     seed_everything(spec.seed, spec.torch_threads)
-    if spec.model is not None:
-        agent = load_agent(spec, rl_env)
-        request.node.stash[TRAINING_KEY] = {"timesteps": 0, "seconds": 0.0, "model": str(spec.model)}
-        set_property(request.node, "rl_timesteps", 0)
-        set_property(request.node, "rl_train_seconds", 0.0)
-        set_property(request.node, "rl_model", str(spec.model))
-        return agent
     error = None
     try:
-        model, report = train_agent(spec, rl_env, rl_artifacts)
-    except ScenarioError as exc:
+        if spec.model is not None:
+            agent = load_agent(spec, rl_env)
+            request.node.stash[TRAINING_KEY] = record_stored_agent(request.node, str(spec.model), None)
+            return agent
+        if spec.model_cache:
+            agent, cached = load_cached_agent(spec, settings, rl_engine, rl_env)
+            request.node.stash[TRAINING_KEY] = record_stored_agent(request.node, str(cached.path), cached)
+            return agent  # type: ignore[no-any-return]
+        model, report = train_agent(spec, rl_env, rl_artifacts, plan=TrainingPlan.for_scenario(spec, settings, rl_env))
+        entry = store_trained_agent(spec, settings, rl_engine, rl_env, report.model_path, report.timesteps)
+        request.node.stash[TRAINING_KEY] = record_training(request.node, report, rl_artifacts, entry)
+    except (ScenarioError, AgentError, AgentCacheMiss) as exc:
         error = str(exc)
     if error is not None:
         pytest.fail(error, pytrace=False)
-    request.node.stash[TRAINING_KEY] = {"timesteps": report.timesteps, "seconds": report.seconds,
-                                        "model": str(report.model_path)}
-    set_property(request.node, "rl_timesteps", report.timesteps)
-    set_property(request.node, "rl_train_seconds", round(report.seconds, 3))
-    for name, path in (("rl_tensorboard", report.tensorboard_dir), ("rl_model", report.model_path),
-                       ("rl_training_episodes_csv", report.episodes_csv),
-                       ("rl_learning_curve_png", report.learning_curve_png)):
-        if path is not None:
-            set_property(request.node, name, str(path))
-    return model  # type: ignore[return-value]
+    return model  # type: ignore[no-any-return]
 
 
 class Playtest:
@@ -367,6 +368,7 @@ class Playtest:
         result.engine = self.engine.describe()
         result.timesteps = int(training.get("timesteps", 0))
         result.train_seconds = float(training.get("seconds", 0.0))
+        result.training = dict(training)
         return result
 
 

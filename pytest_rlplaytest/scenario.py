@@ -98,13 +98,41 @@ def text(value: Any) -> str:
     return value
 
 
+#: ``model="cache:"``: the newest compatible agent of ``--rl-agent-cache``
+MODEL_CACHE = "cache:"
+
+
 def stored_agent(value: Any) -> str:
-    """A path (string) to a ``.zip`` or ``.onnx`` file; resolved later against the test file."""
+    """A path (string) to a ``.zip`` or ``.onnx`` file, resolved later against the test file, or
+    ``"cache:"`` (the agent cache)."""
+    if value == MODEL_CACHE:
+        return MODEL_CACHE
     if not isinstance(value, (str, Path)):
-        raise ValueError("must be a path to a .zip or .onnx file")
+        raise ValueError("must be a path to a .zip or .onnx file, or 'cache:'")
     if Path(value).suffix not in (".zip", ".onnx"):
-        raise ValueError("must name a stored agent: a .zip (SB3) or .onnx file")
+        raise ValueError("must name a stored agent: a .zip (SB3) or .onnx file, or 'cache:' (--rl-agent-cache)")
     return str(value)
+
+
+def algo_kwargs_arg(value: Any) -> Any:
+    """A dict, or an rl-zoo3 style hyperparameter file ``'<file>.yml:<section>'`` (resolved later
+    against the test file's folder, see :mod:`.agents.hyperparams`)."""
+    if isinstance(value, str):
+        from .agents.hyperparams import split_source
+
+        split_source(value)
+        return value
+    try:
+        return mapping(value)
+    except ValueError:
+        raise ValueError("must be a dict or an rl-zoo3 style file 'hyperparams/<algo>.yml:<section>'") from None
+
+
+def normalize_arg(value: Any) -> Any:
+    """True/False, or a dict of ``VecNormalize`` arguments (see :mod:`.agents.normalize`)."""
+    from .agents.normalize import normalize_kwargs
+
+    return normalize_kwargs(value)
 
 
 def success_rule(value: Any) -> Any:
@@ -151,12 +179,17 @@ MARKER_ARGS: tuple[MarkerArg, ...] = (
     MarkerArg("algo", f"training algorithm, one of {', '.join(ALGOS)}", "PPO", one_of(ALGOS, suggest=True)),
     MarkerArg("timesteps", "training budget in timesteps (capped by --rl-timesteps)", DEFAULT_TIMESTEPS, whole(1)),
     MarkerArg("model", "load this stored agent (.zip or .onnx, relative to the test file's folder) instead of "
-              "training", None, stored_agent),
+              "training; 'cache:' takes the newest compatible agent of --rl-agent-cache", None, stored_agent),
     MarkerArg("episodes", "evaluation episodes", None, whole(1), default_doc="--rl-episodes (20)"),
     MarkerArg("seed", "pin this test's seed", None, whole(0), default_doc="derived from --rl-seed and the node id"),
     MarkerArg("success", "an info key or event that is truthy at an episode's end, or a callable(Episode) -> bool",
               None, success_rule, default_doc="info['is_success'] when reported"),
-    MarkerArg("algo_kwargs", "extra keyword arguments for the algorithm's constructor", None, mapping),
+    MarkerArg("algo_kwargs", "extra keyword arguments for the algorithm's constructor, or an rl-zoo3 style "
+              "hyperparameter file 'hyperparams/ppo.yml:<section>' (relative to the test file's folder; schedules "
+              "such as lin_3e-4 understood; the marker's own arguments win)", None, algo_kwargs_arg),
+    MarkerArg("normalize", "VecNormalize the observations and rewards while training (True, or a dict such as "
+              "dict(norm_reward=False)); the statistics are saved in model.zip and folded into the ONNX export",
+              None, normalize_arg, default_doc="False"),
     MarkerArg("policy_kwargs", "policy_kwargs for the algorithm (e.g. dict(net_arch=[64, 64]))", None, mapping),
     MarkerArg("policy", "SB3 policy name", None, text, default_doc="MlpPolicy / MultiInputPolicy"),
     MarkerArg("n_envs", "agents to train with (Gymnasium: copies; Godot: at least this many agents, met with "
@@ -257,13 +290,21 @@ class ScenarioSpec:
     cell_size: float = 1.0
     #: torch threads for training and inference (``--rl-torch-threads``)
     torch_threads: int = 1
+    #: ``VecNormalize`` keyword arguments while training (None: no normalisation)
+    normalize: Mapping[str, Any] | None = None
+    #: the rl-zoo3 style hyperparameter file the algorithm's arguments came from (as the marker wrote it)
+    hyperparams: str | None = None
+    #: how often a game that crashes or hangs during training is restarted (``--rl-engine-restarts``)
+    engine_restarts: int = 0
+    #: ``model="cache:"``: the agent comes from ``--rl-agent-cache``
+    model_cache: bool = False
     #: where the marker's relative paths resolve (the test file's folder)
     paths: PathBase = field(default_factory=lambda: PathBase(Path.cwd(), "the current folder"))
 
     @property
     def trains(self) -> bool:
-        """True when the agent is trained (no stored ``model``)."""
-        return self.model is None
+        """True when the agent is trained (no stored ``model``, not from the agent cache)."""
+        return self.model is None and not self.model_cache
 
     @property
     def env_label(self) -> str:
@@ -283,13 +324,15 @@ class ScenarioSpec:
             "kind": self.kind,
             "algo": self.algo,
             "timesteps": self.timesteps if self.trains else 0,
-            "model": self.model_label or (str(self.model) if self.model else None),
+            "model": MODEL_CACHE if self.model_cache else self.model_label or (str(self.model) if self.model else None),
             "episodes": self.episodes,
             "seed": self.seed,
             "success": success if isinstance(success, str) or success is None else getattr(
                 success, "__qualname__", repr(success)),
             "deterministic": self.deterministic,
             "bug": self.bug.describe() if self.bug is not None else None,
+            **({"normalize": dict(self.normalize)} if self.normalize is not None else {}),
+            **({"hyperparams": self.hyperparams} if self.hyperparams is not None else {}),
         }
 
 
@@ -391,7 +434,11 @@ def build_spec(
     engine_options = _split_engine_options(kw, scheme, allowed, nodeid)
     c = check_marker_args(kw, nodeid)
     paths = PathBase.marker(test_file)
-    model = c["model"]
+    if isinstance(c["algo_kwargs"], str):  # an rl-zoo3 style file: its values, the marker's own win
+        from .agents.hyperparams import apply_hyperparams_file
+
+        c = apply_hyperparams_file(c, given=frozenset(kw), paths=paths, nodeid=nodeid)
+    model = c["model"] if c["model"] != MODEL_CACHE else None
     cap = settings.timesteps
     return ScenarioSpec(
         env=env, nodeid=nodeid,
@@ -406,5 +453,7 @@ def build_spec(
         device=c["device"] if c["device"] is not None else settings.device,
         engine_scheme=scheme, engine_target=target, engine_options=MappingProxyType(engine_options),
         long_training=long_training, bug=c["bug"], novelty=c["novelty"], cell_size=c["cell_size"],
-        torch_threads=settings.torch_threads, paths=paths,
+        torch_threads=settings.torch_threads, paths=paths, normalize=c["normalize"], hyperparams=c.get("hyperparams"),
+        engine_restarts=settings.engine_restarts if settings.engine_restarts is not None else 3 if long_training else 0,
+        model_cache=c["model"] == MODEL_CACHE,
     )

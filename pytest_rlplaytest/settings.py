@@ -96,6 +96,27 @@ def choice(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
+#: ``--rl-checkpoint-every auto``: checkpoints sized to cost at most 2% of training time
+CHECKPOINT_AUTO = -1
+
+
+def checkpoint_interval(text: str | int) -> int:
+    """Parse ``--rl-checkpoint-every``: ``auto`` (:data:`CHECKPOINT_AUTO`: sized so checkpoints cost
+    at most 2% of training time), ``off`` or 0 (no checkpoints), or a whole number of timesteps."""
+    lowered = str(text).strip().lower().replace("_", "")
+    if lowered == "auto":
+        return CHECKPOINT_AUTO
+    if lowered in ("off", "0"):
+        return 0
+    try:
+        value = int(lowered)
+    except ValueError:
+        raise ValueError("must be auto, off, or a whole number of timesteps >= 1") from None
+    if value < 1:
+        raise ValueError("must be auto, off, or a whole number of timesteps >= 1")
+    return value
+
+
 def text_value(text: str) -> str:
     """Any non-empty text."""
     value = str(text).strip()
@@ -219,6 +240,20 @@ OPTIONS: tuple[Option, ...] = (
            "with --rl-ray: the folder where every Ray node sees the rootdir's files (a shared filesystem); "
            "nodes run the game from there instead of receiving it packed with the job", "DIR",
            default_doc="none: the game is packed and sent"),
+    Option("checkpoint_every", checkpoint_interval, CHECKPOINT_AUTO,
+           "long_training scenarios save a checkpoint (model, replay buffer, normalisation, seed stream) "
+           "every N timesteps into their artifacts; auto sizes the interval so checkpoints cost at most 1/50 "
+           "of training time; off disables them", "N|auto|off",
+           default_doc="auto: each checkpoint waits 50x the last one's cost (at least 60 s)"),
+    Option("resume", boolean, False,
+           "continue each interrupted long_training scenario from its last checkpoint (the budget counts the "
+           "steps already done)", is_flag=True),
+    Option("engine_restarts", non_negative_int, None,
+           "restart a game that crashes or hangs during training at most N times (the episodes in flight are "
+           "dropped and counted); evaluation never restarts", "N", default_doc="3 for long_training, else 0"),
+    Option("agent_cache", text_value, None,
+           "folder where long_training scenarios store their trained agents with the game build's identity, "
+           "and where model='cache:' finds them (relative to the rootdir)", "DIR", kind="path"),
 )
 
 
@@ -252,6 +287,12 @@ class Settings:
     ray_games_per_node: int | None = None
     ray_shards: int | None = None
     ray_game_root: str | None = None
+    #: timesteps between checkpoints of long_training scenarios; CHECKPOINT_AUTO (-1): auto; 0: off
+    checkpoint_every: int = CHECKPOINT_AUTO
+    resume: bool = False
+    #: None: 3 for long_training scenarios, 0 otherwise
+    engine_restarts: int | None = None
+    agent_cache: Path | None = None
     #: the folder option paths resolve against (pytest's rootdir)
     rootdir: Path = Path(".")
     #: where each value came from: a flag, an environment variable, ``ini <name>`` or ``default``

@@ -12,6 +12,12 @@ One concern per module:
 * :mod:`.loading`: :func:`load_agent`, :func:`algo_of_zip`.
 * :mod:`.onnx`: :class:`OnnxAgent`, :func:`export_onnx`, :func:`check_onnx_matches`
   (the exported torch module is :class:`pytest_rlplaytest.engines.godot.onnx_export.PluginPolicy`).
+* :mod:`.nightly`: what a training run does around ``learn()`` (:class:`~.nightly.TrainingPlan`):
+  checkpoints and resume (:mod:`.checkpoints`), engine restarts, the training scalars
+  (:mod:`.scalars`), ``training.json``.
+* :mod:`.normalize`: ``VecNormalize`` statistics saved with the model, :class:`NormalizedAgent`.
+* :mod:`.hyperparams`: rl-zoo3 style hyperparameter files.
+* :mod:`.cache`: the agent cache (``--rl-agent-cache``, ``model="cache:"``).
 
 Names are imported from their module on first use, so importing this package imports neither torch
 nor SB3; training imports SB3, exporting imports torch.
@@ -25,12 +31,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .base import Agent, AgentError, import_algo, seed_everything
     from .loading import algo_of_zip, load_agent
+    from .normalize import NormalizedAgent
     from .onnx import OnnxAgent, check_onnx_matches, export_onnx
     from .training import TrainingLog, TrainingReport, budget_kwargs, default_policy, train_agent
 
 _LAZY = {
     "Agent": "base", "AgentError": "base", "import_algo": "base", "seed_everything": "base",
-    "algo_of_zip": "loading", "load_agent": "loading",
+    "algo_of_zip": "loading", "load_agent": "loading", "NormalizedAgent": "normalize",
     "OnnxAgent": "onnx", "check_onnx_matches": "onnx", "export_onnx": "onnx",
     "TrainingLog": "training", "TrainingReport": "training", "budget_kwargs": "training",
     "default_policy": "training", "train_agent": "training",
@@ -46,7 +53,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "Agent", "AgentError", "OnnxAgent", "TrainingLog", "TrainingReport", "algo_of_zip", "budget_kwargs",
+    "Agent", "AgentError", "NormalizedAgent", "OnnxAgent", "TrainingLog", "TrainingReport", "algo_of_zip", "budget_kwargs",
     "check_onnx_matches", "default_policy", "export_onnx", "import_algo", "load_agent", "seed_everything",
     "train_agent",
 ]

@@ -62,4 +62,9 @@ def load_agent(spec: ScenarioSpec, venv: VecEnv) -> Agent:
     if model.action_space != venv.action_space:
         raise AgentError(f"{path}: the stored agent acts in {model.action_space}, but the game expects "
                          f"{venv.action_space}. Retrain the agent for this build of the game.")
+    from .normalize import NormalizedAgent, read_from_zip
+
+    normalization = read_from_zip(path)  # saved with the model: it acts on normalised observations
+    if normalization is not None and normalization.norm_obs:
+        return NormalizedAgent(model, normalization)
     return model  # type: ignore[return-value]

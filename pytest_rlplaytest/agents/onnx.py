@@ -17,6 +17,8 @@ from .base import AgentError
 if TYPE_CHECKING:
     from stable_baselines3.common.base_class import BaseAlgorithm
 
+    from .normalize import Normalization
+
 __all__ = ["OnnxAgent", "check_onnx_matches", "export_onnx"]
 
 
@@ -108,19 +110,33 @@ class OnnxAgent:
         raise AgentError(f"{self.path}: ONNX agents support Discrete, MultiDiscrete and Box actions, not {space}")
 
 
-def export_onnx(model: BaseAlgorithm, out: Path, opset: int = 17) -> Path:
+def _unwrap_normalized(model: Any, normalization: Normalization | None) -> tuple[Any, Normalization | None]:
+    """A :class:`~.normalize.NormalizedAgent` is its model plus its statistics."""
+    from .normalize import NormalizedAgent
+
+    if isinstance(model, NormalizedAgent):
+        return model.model, normalization or model.normalization
+    return model, normalization
+
+
+def export_onnx(model: BaseAlgorithm, out: Path, opset: int = 17, *,
+                normalization: Normalization | None = None) -> Path:
     """Export an SB3 policy in the official Godot RL Agents plugin's ONNX layout
     (:mod:`pytest_rlplaytest.engines.godot.onnx_layout` says what that is: inputs named after the
     observation keys plus ``state_ins``, ``output`` in the game's action-key order).
 
     The layout, the algorithm and how continuous outputs map onto the action space are stored in the
     model's metadata (``rlplaytest.algo``, ``rlplaytest.continuous``). Recurrent policies are refused.
+    ``normalization`` (or the statistics of a :class:`~.normalize.NormalizedAgent` passed as
+    ``model``) is folded into the graph: the exported agent takes raw observations (metadata
+    ``rlplaytest.normalized = obs``).
     """
     from ..engines.godot.onnx_export import continuous_mode, export_plan, write_onnx
     from ..engines.godot.onnx_layout import OnnxLayoutError
 
+    model, normalization = _unwrap_normalized(model, normalization)
     try:
-        plan = export_plan(model)
+        plan = export_plan(model, normalization=normalization)
     except OnnxLayoutError as exc:
         raise AgentError(f"export-onnx: {exc}") from None
     return write_onnx(plan, out, opset, {"rlplaytest.algo": type(model).__name__,
@@ -128,10 +144,13 @@ def export_onnx(model: BaseAlgorithm, out: Path, opset: int = 17) -> Path:
 
 
 def check_onnx_matches(model: BaseAlgorithm, onnx_path: Path, n: int = 256, seed: int = 0,
-                       atol: float = 1e-4) -> float:
+                       atol: float = 1e-4, *, normalization: Normalization | None = None) -> float:
     """Fraction of ``n`` sampled observations on which the ONNX agent and SB3 choose the same
-    greedy action (continuous: equal within ``atol``)."""
+    greedy action (continuous: equal within ``atol``). With ``normalization`` (or a
+    :class:`~.normalize.NormalizedAgent`), SB3 sees the normalised observations and ONNX the raw ones."""
     from gymnasium import spaces
+
+    model, normalization = _unwrap_normalized(model, normalization)
 
     obs_space = model.observation_space
     obs_space.seed(seed)
@@ -140,7 +159,8 @@ def check_onnx_matches(model: BaseAlgorithm, onnx_path: Path, n: int = 256, seed
         batch: Any = {k: np.stack([s[k] for s in samples]) for k in obs_space.spaces}
     else:
         batch = np.stack(samples)
-    expected, _ = model.predict(batch, deterministic=True)
+    expected, _ = model.predict(normalization.apply(batch) if normalization is not None else batch,
+                                deterministic=True)
     got, _ = OnnxAgent(Path(onnx_path), model.action_space, obs_space).predict(batch)
     expected = np.asarray(expected).reshape(n, -1)
     got = np.asarray(got).reshape(n, -1)

@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,9 @@ from .base import import_algo, seed_everything
 if TYPE_CHECKING:
     from stable_baselines3.common.base_class import BaseAlgorithm
     from stable_baselines3.common.vec_env import VecEnv
+
+    from .nightly import TrainingPlan
+    from .normalize import Normalization
 
 __all__ = ["TrainingLog", "TrainingReport", "budget_kwargs", "check_algo_fits", "default_policy",
            "save_model", "train_agent", "training_logger", "write_training_artifacts"]
@@ -45,6 +48,10 @@ class TrainingReport:
     tensorboard_dir: Path | None
     episodes_csv: Path | None = None
     learning_curve_png: Path | None = None
+    #: ``training.json``: resumed from where, checkpoints, engine restarts (see :mod:`.nightly`)
+    record_json: Path | None = None
+    #: the same record as a dict
+    record: dict[str, Any] = field(default_factory=dict)
 
 
 class TrainingLog(BaseCallback):  # type: ignore[misc]
@@ -141,14 +148,19 @@ def _log_resized(spec: ScenarioSpec, kwargs: dict[str, Any], n_envs: int, n_step
                  spec.nodeid, kwargs["n_steps"], n_envs, spec.timesteps, n_steps)
 
 
-def training_logger(tensorboard_dir: Path | None) -> Logger:
-    """SB3's logger for one training: TensorBoard under ``tensorboard_dir/train_<n>``, or no output.
+def training_logger(tensorboard_dir: Path | None, run_dir: Path | None = None) -> Logger:
+    """SB3's logger for one training: TensorBoard under ``tensorboard_dir/train_<n>`` (or in
+    ``run_dir``, continuing a resumed run's folder), or no output.
 
     Giving the model this logger (``set_logger``) keeps SB3 from configuring its own, which, without
     a TensorBoard folder, creates an empty ``SB3-<date>`` folder in the system temp directory.
     """
     if tensorboard_dir is None:
         return Logger(folder=None, output_formats=[])
+    if run_dir is not None:
+        from stable_baselines3.common.logger import configure
+
+        return configure(str(run_dir), ["tensorboard"])
     return configure_logger(verbose=0, tensorboard_log=str(tensorboard_dir), tb_log_name="train")
 
 
@@ -175,36 +187,54 @@ def _build_model(spec: ScenarioSpec, venv: VecEnv, kwargs: dict[str, Any]) -> Ba
 
 
 def train_agent(
-    spec: ScenarioSpec, venv: VecEnv, artifacts_dir: Path | None = None
-) -> tuple[BaseAlgorithm, TrainingReport]:
+    spec: ScenarioSpec, venv: VecEnv, artifacts_dir: Path | None = None, *, plan: TrainingPlan | None = None
+) -> tuple[Any, TrainingReport]:
     """Train ``spec.algo`` on ``venv`` for ``spec.timesteps`` and save it as ``model.zip``.
 
-    With ``artifacts_dir``: TensorBoard logs go to ``<artifacts>/tensorboard``, the model to
-    ``model.zip``, the episodes to ``training_episodes.csv`` and ``learning_curve.png``. Progress:
-    SB3's progress bar on a TTY, otherwise a log line every 30 s (logger ``pytest_rlplaytest``).
+    With ``artifacts_dir``: TensorBoard logs go to ``<artifacts>/tensorboard`` (SB3's scalars and the
+    training scalars of :mod:`.scalars`), the model to ``model.zip`` (with its normalisation
+    statistics), the episodes to ``training_episodes.csv`` and ``learning_curve.png``, what happened
+    to ``training.json``. ``plan`` adds checkpoints, resume and engine restarts (:mod:`.nightly`).
+    Progress: SB3's progress bar on a TTY, otherwise a log line every 30 s (logger ``pytest_rlplaytest``).
+
+    Returns:
+        The agent (the SB3 model, or a :class:`~.normalize.NormalizedAgent` around it when the
+        observations are normalised) and the :class:`TrainingReport`.
     """
+    from .nightly import TrainingPlan, TrainingRun
+
     check_algo_fits(spec, venv)
     kwargs, total = budget_kwargs(spec, venv.num_envs)
-    model = _build_model(spec, venv, kwargs)
+    run = TrainingRun(spec, venv, artifacts_dir, plan or TrainingPlan(), total, gamma=float(kwargs.get("gamma", 0.99)))
+    resumed = run.resume_model()
+    model = resumed if resumed is not None else _build_model(spec, run.train_env, kwargs)
     tb_dir = artifacts_dir / "tensorboard" if artifacts_dir is not None else None
-    model.set_logger(training_logger(tb_dir))
+    model.set_logger(training_logger(tb_dir, run.tensorboard_run()))
     bar = _progress_bar_available()
     training_log = TrainingLog(total, spec.nodeid, log_progress=not bar)
-    start = time.perf_counter()
-    model.learn(total_timesteps=total, progress_bar=bar, callback=training_log)
-    report = TrainingReport(int(model.num_timesteps), time.perf_counter() - start, None, tb_dir)
+    if run.resumed is not None:
+        training_log.episodes.extend(run.resumed.episodes())
+    run.learn(model, [training_log], bar, training_log.episodes)
+    report = TrainingReport(int(model.num_timesteps), run.seconds(), None, tb_dir, record=run.record(model))
     if artifacts_dir is not None:
-        report.model_path = save_model(model, artifacts_dir / "model.zip")
+        report.model_path = run.save_model(model, artifacts_dir / "model.zip")
         report.episodes_csv, report.learning_curve_png = write_training_artifacts(
             training_log.episodes, artifacts_dir, f"{spec.algo} on {spec.env_label} ({spec.nodeid})")
-    return model, report
+        report.record_json = run.write_record(model)
+    return run.agent(model), report
 
 
-def save_model(model: BaseAlgorithm, path: Path) -> Path:
-    """Save an SB3 model as a ``.zip`` atomically (a reader never sees a half-written model)."""
+def save_model(model: BaseAlgorithm, path: Path, normalization: Normalization | None = None) -> Path:
+    """Save an SB3 model as a ``.zip`` atomically (a reader never sees a half-written model), with
+    its normalisation statistics inside when it has them (:mod:`.normalize`)."""
     buffer = io.BytesIO()
     model.save(buffer)
-    return atomic_write_bytes(path, buffer.getvalue())
+    data = buffer.getvalue()
+    if normalization is not None:
+        from .normalize import add_to_zip
+
+        data = add_to_zip(data, normalization)
+    return atomic_write_bytes(path, data)
 
 
 def write_training_artifacts(

@@ -57,6 +57,9 @@ def render_markdown(rows: Sequence[Mapping[str, Any]], root: Path) -> str:
         *render_markdown_table([*HEADER, "artifacts"], table),
         "", "```", *summary_lines(rows), "```", "",
     ]
+    from .training_notes import training_notes
+
+    lines += training_notes(rows)  # resumed runs, engine restarts with the game's log tail, the agent cache
     return "\n".join(lines)
 
 
@@ -102,6 +105,9 @@ def rows_from_artifacts(root: Path) -> list[dict[str, Any]]:
                           ("learning_curve.png", "rl_learning_curve_png"), ("heatmap.png", "rl_heatmap_png")):
             if (folder / name).exists():
                 props[key] = str(folder / name)
+        from .training_notes import artifact_properties
+
+        props.update(artifact_properties(folder))  # resumed, engine restarts: the report's Training section
         rows.append({"nodeid": data.get("nodeid") or folder.name, "outcome": data.get("outcome", "?"),
                      "properties": props})
     return rows

@@ -4,7 +4,7 @@ Public API::
 
     from pytest_rlplaytest.verdicts import (
         assert_success_rate, assert_matches_baseline, assert_frame_budget, decide_success_rate,
-        sequential_stopper,
+        sequential_stopper, assert_training,
     )
 
 Every verdict ends in :func:`.verdict.conclude`: it passes, fails (:class:`VerdictFailure`), or is
@@ -33,6 +33,7 @@ from .sequential import SequentialOutcome, SequentialStopper, sequential_outcome
 from .stats import CI_LABEL, CI_METHOD, SPRT, plan_episodes, success_interval
 from .success import assert_success_rate, decide_success_rate, episodes_to_decide
 from .tolerances import Tolerance, parse_tolerance, parse_tolerances
+from .training import assert_training
 from .verdict import Verdict
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "assert_frame_budget",
     "assert_matches_baseline",
     "assert_success_rate",
+    "assert_training",
     "baseline_path",
     "decide_success_rate",
     "episodes_to_decide",

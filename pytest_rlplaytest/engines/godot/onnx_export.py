@@ -8,7 +8,7 @@ dynamic batch axes, and the metadata entry that records the layout.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,16 +42,40 @@ def policy_head(policy: Any) -> Callable[[Any], Any]:
 
 
 class PluginPolicy(torch.nn.Module):
-    """An SB3 policy with the plugin's inputs and output (a ``torch.nn.Module`` to export)."""
+    """An SB3 policy with the plugin's inputs and output (a ``torch.nn.Module`` to export).
 
-    def __init__(self, policy: Any, layout: PluginLayout) -> None:
+    Args:
+        policy: the SB3 policy (CPU, eval mode).
+        layout: the plugin layout (inputs, output).
+        normalizers: per input, ``(mean, std)`` of ``VecNormalize``'s frozen statistics to fold in
+            (None: that input is not normalised), as ``VecNormalize.normalize_obs`` computes
+            ``clip((x - mean) / std, -clip_obs, clip_obs)`` with ``std = sqrt(var + epsilon)``.
+        clip_obs: ``VecNormalize``'s ``clip_obs``.
+    """
+
+    def __init__(self, policy: Any, layout: PluginLayout,
+                 normalizers: Sequence[tuple[Any, Any] | None] | None = None, clip_obs: float = 10.0) -> None:
         super().__init__()
         self.policy = policy
         self.layout = layout
         self._head = policy_head(policy)
+        self.clip_obs = float(clip_obs)
+        self.normalized: list[bool] = []
+        for i, stats in enumerate(normalizers or [None] * len(layout.inputs)):
+            self.normalized.append(stats is not None)
+            if stats is not None:
+                self.register_buffer(f"mean{i}", torch.as_tensor(stats[0], dtype=torch.float32).reshape(1, -1))
+                self.register_buffer(f"std{i}", torch.as_tensor(stats[1], dtype=torch.float32).reshape(1, -1))
+
+    def _normalize(self, i: int, x: Any) -> Any:
+        if not self.normalized[i]:
+            return x
+        return torch.clamp((x - getattr(self, f"mean{i}")) / getattr(self, f"std{i}"), -self.clip_obs, self.clip_obs)
 
     def forward(self, *inputs: Any) -> tuple[Any, Any]:
+        """The plugin's ``output`` for the flat observation inputs, and ``state_ins`` unchanged."""
         *obs, state_ins = inputs
+        obs = [self._normalize(i, x) for i, x in enumerate(obs)]
         out = self._head(self.layout.policy_obs(obs))
         return self.layout.plugin_output(out), state_ins
 
@@ -69,21 +93,30 @@ class ExportPlan:
     metadata: dict[str, str]
 
 
-def export_plan(model: Any, action_spec: Mapping[str, Any] | None = None) -> ExportPlan:
+def export_plan(model: Any, action_spec: Mapping[str, Any] | None = None, *,
+                normalization: Any = None) -> ExportPlan:
     """The export of an SB3 ``model`` in the plugin's layout (see the module docstring).
 
     Args:
         action_spec: the game's ``get_action_space()`` (keys in its order), for models whose action
             space does not carry it (trained before the driver stored it, or elsewhere).
+        normalization: ``VecNormalize`` statistics to fold into the graph
+            (:class:`pytest_rlplaytest.agents.normalize.Normalization`), so the model takes raw
+            observations; metadata ``rlplaytest.normalized = obs`` records it.
     """
     if type(model).__name__ == "RecurrentPPO":
         raise OnnxLayoutError("recurrent policies cannot be exported for the plugin (its state_ins is a constant)")
     policy = model.policy.to("cpu").eval()
     layout = PluginLayout.for_spaces(model.observation_space, model.action_space, action_spec)
+    normalizers = ([normalization.flat_obs(i.dict_key, i.size) for i in layout.inputs]
+                   if normalization is not None else None)
+    module = PluginPolicy(policy, layout, normalizers, getattr(normalization, "clip_obs", 10.0))
+    metadata = {METADATA_KEY: layout.to_json()}
+    if normalizers is not None and any(n is not None for n in normalizers):
+        metadata["rlplaytest.normalized"] = "obs"
     args = tuple(torch.zeros((1, i.size), dtype=torch.float32) for i in layout.inputs)
-    return ExportPlan(PluginPolicy(policy, layout), (*args, torch.ones((1,), dtype=torch.float32)),
-                      layout.input_names, list(OUTPUT_NAMES), layout.dynamic_axes, layout,
-                      {METADATA_KEY: layout.to_json()})
+    return ExportPlan(module, (*args, torch.ones((1,), dtype=torch.float32)), layout.input_names,
+                      list(OUTPUT_NAMES), layout.dynamic_axes, layout, metadata)
 
 
 def continuous_mode(policy: Any) -> str:
