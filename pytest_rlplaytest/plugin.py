@@ -65,6 +65,10 @@ def pytest_configure(config: pytest.Config) -> None:
     summary = RunSummary(config)
     config.stash[SUMMARY_KEY] = summary
     config.pluginmanager.register(summary, "rlplaytest-summary")
+    if config.pluginmanager.hasplugin("html") and config.getoption("htmlpath", None):  # pytest-html --html=
+        from .reports.html import HtmlExtras
+
+        config.pluginmanager.register(HtmlExtras(), HtmlExtras.NAME)
 
 
 def get_settings(config: pytest.Config) -> settings_mod.Settings:
