@@ -27,7 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .common.files import atomic_write_text
-from .engines.godot.scenefile import ADDON_SYNC_SCRIPT_SUFFIX, SYNC_SCRIPT_SUFFIX, main_scene, sync_node_properties
+from .engines.godot.scenefile import (
+    ADDON_SYNC_SCRIPT_SUFFIX,
+    SYNC_SCRIPT_SUFFIX,
+    main_scene,
+    sync_node_properties,
+)
 from .errors import RLPlaytestError
 
 __all__ = ["GODOT4", "Godot4Release", "ScaffoldError", "ScaffoldPlan", "detect_scenes", "plan_init"]

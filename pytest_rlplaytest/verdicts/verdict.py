@@ -73,13 +73,19 @@ def inconclusive_policy(inconclusive: str | None) -> str:
 
 #: the verdicts each running test concluded, by node id (None: not recording)
 _RECORDED: dict[str, list[Verdict]] | None = None
+#: how many sessions (an outer one and pytester's inner ones) asked for recording
+_RECORDERS = [0]
 
 
 def record_verdicts(on: bool) -> None:
     """Start (``on``) or stop keeping every concluded verdict for :func:`take_verdicts` (the HTML
-    report's extras turn it on)."""
+    report's extras turn it on); recording stops when every session that started it has stopped."""
     global _RECORDED
-    _RECORDED = {} if on else None
+    _RECORDERS[0] = max(0, _RECORDERS[0] + (1 if on else -1))
+    if _RECORDERS[0] == 0:
+        _RECORDED = None
+    elif _RECORDED is None:
+        _RECORDED = {}
 
 
 def take_verdicts(nodeid: str) -> list[Verdict]:

@@ -158,3 +158,20 @@ def test_the_report_opens_in_chromium_with_loaded_plots_and_verdict_table(pytest
         assert shot.stat().st_size > 0
     finally:
         driver.quit()
+
+
+def test_verdicts_are_kept_until_the_last_recording_session_stops(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_rlplaytest.verdicts.verdict import PASS, Verdict, conclude, record_verdicts, take_verdicts
+
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "t.py::a (call)")
+    record_verdicts(True)  # an outer session
+    record_verdicts(True)  # a pytester run inside it
+    record_verdicts(False)  # ... which ends
+    try:
+        conclude(Verdict(outcome=PASS, title="kept"))
+        assert [v.title for v in take_verdicts("t.py::a")] == ["kept"]
+        assert take_verdicts("t.py::a") == []  # taken once
+    finally:
+        record_verdicts(False)
+    conclude(Verdict(outcome=PASS, title="not kept"))
+    assert take_verdicts("t.py::a") == []

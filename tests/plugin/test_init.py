@@ -92,7 +92,7 @@ def test_workflows_pass_githubs_schema_and_say_what_they_run(game: Path) -> None
     assert any(r.startswith("pytest --rl-timesteps=1000") and "--junitxml=" in r for r in runs)
     assert any("apt-get install -y godot3-server" in r for r in runs)
     assert any("--editor --quit" in r for r in runs)  # Godot 3 project: editor import
-    assert [s for s in ci_steps if s.get("uses") == "actions/upload-artifact@v4"][0]["if"] == "always()"
+    assert next(s for s in ci_steps if s.get("uses") == "actions/upload-artifact@v4")["if"] == "always()"
     assert "schedule" in nightly[True]  # PyYAML reads the key `on` as True
     assert any("-m long_training --rl-agent-cache=.agents" in s.get("run", "") for s in nightly_steps)
     cache = [s for s in nightly_steps if s.get("name", "").startswith("Cache trained agents")]
