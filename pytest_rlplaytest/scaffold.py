@@ -171,6 +171,8 @@ def plan_init(project: Path, scene: str | None = None, godot: int | None = None,
     }
     ini_path = project / "pytest.ini"
     old_ini = ini_path.read_text(encoding="utf-8") if ini_path.is_file() else None
+    if old_ini is None:
+        _refuse_other_ini(project)
     texts[ini_path] = merge_ini(old_ini, INI_ENTRIES)
     root = git_root(project)
     rel = project.relative_to(root).as_posix() or "."
@@ -184,6 +186,16 @@ def plan_init(project: Path, scene: str | None = None, godot: int | None = None,
     if old_ini is not None and _ini_conflicts(old_ini, INI_ENTRIES):
         plan.conflicts.append(ini_path)
     return plan
+
+
+def _refuse_other_ini(project: Path) -> None:
+    """A new pytest.ini would make pytest ignore the settings in the project's other ini file."""
+    from .cli import INI_FILES, read_ini
+
+    if read_ini(project):
+        other = next(name for name, _ in INI_FILES if (project / name).is_file())
+        raise ScaffoldError(f"the project's pytest settings are in {other}; a new pytest.ini would hide them from "
+                            f"pytest: move them into pytest.ini, or add {', '.join(INI_ENTRIES)} to {other} yourself")
 
 
 def conftest_text() -> str:
@@ -261,9 +273,11 @@ def merge_ini(text: str | None, entries: dict[str, str]) -> str:
     if start is None:
         lines += ["", "[pytest]"]
         start = len(lines) - 1
+    at = start + 1
     for key, value in entries.items():
         if key not in have:
-            lines.insert(start + 1, f"{key} = {value}")
+            lines.insert(at, f"{key} = {value}")
+            at += 1
         elif have[key].strip() != value:
             _replace_value(lines, start, key, value)
     return "\n".join(lines) + "\n"

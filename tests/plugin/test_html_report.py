@@ -71,7 +71,8 @@ def test_plain():
     assert True
 '''
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+#: Debian's packages chromium and chromium-driver
+CHROMIUM, CHROMEDRIVER = "chromium", "chromedriver"
 
 
 def _report(pytester: pytest.Pytester, *args: str) -> Path:
@@ -117,11 +118,12 @@ def _browser() -> Any:
         pytest.skip(f"{' and '.join(missing)} missing: apt-get install -y chromium chromium-driver")
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
     options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
+    options.binary_location = shutil.which(CHROMIUM)
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--allow-file-access-from-files", "--window-size=1400,1800"):
         options.add_argument(arg)
-    return webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    return webdriver.Chrome(options=options, service=webdriver.ChromeService(
+        executable_path=shutil.which(CHROMEDRIVER)))
 
 
 IMAGE_LOADED = "const i = arguments[0]; return i.complete && i.naturalWidth > 0 ? i.naturalWidth : 0;"

@@ -121,7 +121,8 @@ def test_an_existing_pytest_ini_is_merged_not_lost(game: Path, capsys: pytest.Ca
                    "\n[other]\nkey = 1\n")
     assert _init(game) == 0
     merged = ini.read_text()
-    assert merged.startswith("# my settings\n") and "    ui: ui tests\n" in merged and "[other]\nkey = 1" in merged
+    assert merged.startswith("# my settings\n[pytest]\ntestpaths = tests\nrl_artifacts = .rlplaytest\n")
+    assert "    ui: ui tests\n" in merged and "[other]\nkey = 1" in merged
     parsed = configparser.ConfigParser(interpolation=None)
     parsed.read_string(merged)
     assert dict(parsed.items("pytest")) == {"addopts": "-ra", "markers": "\nslow: slow tests\nui: ui tests",
@@ -134,6 +135,15 @@ def test_an_existing_pytest_ini_is_merged_not_lost(game: Path, capsys: pytest.Ca
     forced.read(ini)
     assert forced.get("pytest", "testpaths") == "tests" and forced.get("pytest", "addopts") == "-ra"
     assert "more" not in ini.read_text()
+
+
+def test_settings_in_another_ini_file_are_not_hidden_by_a_new_pytest_ini(game: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    (game / "tox.ini").write_text("[pytest]\nmarkers =\n    slow: slow tests\n")
+    assert _init(game) == 1
+    assert "tox.ini" in capsys.readouterr().err and not (game / "pytest.ini").exists()
+    (game / "tox.ini").write_text("[tox]\nenvlist = py311\n")  # no pytest settings there: fine
+    assert _init(game) == 0 and (game / "pytest.ini").is_file()
 
 
 @pytest.mark.needs_godot
