@@ -16,7 +16,18 @@ from .base import EngineError
 
 
 class ObservationError(EngineError):
-    """An observation does not match its declared space, or holds NaN/inf."""
+    """An observation does not match its declared space, or holds NaN/inf.
+
+    ``kind`` says which: ``"not_finite"`` (NaN/inf) or ``"out_of_space"`` (shape, keys, bounds).
+    """
+
+    def __init__(self, message: str, kind: str = "out_of_space") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class RewardError(EngineError):
+    """A reward is not a finite number."""
 
 
 def check_observation(space: Any, obs: Any, where: str) -> None:
@@ -49,18 +60,18 @@ def check_observation(space: Any, obs: Any, where: str) -> None:
         if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
             bad = np.argwhere(~np.isfinite(arr))[0].tolist()
             raise ObservationError(f"{where}: observation holds {arr[tuple(bad)]} at index {bad}; "
-                                   "the game must send finite numbers")
+                                   "the game must send finite numbers", kind="not_finite")
         return
     if not space.contains(obs):
         raise ObservationError(f"{where}: observation {obs!r} is not in the declared space {space}")
 
 
 def check_reward(reward: Any, where: str) -> float:
-    """Return ``reward`` as float, raising :class:`EngineError` for NaN/inf or non-numbers."""
+    """Return ``reward`` as float, raising :class:`RewardError` for NaN/inf or non-numbers."""
     try:
         value = float(reward)
     except (TypeError, ValueError):
-        raise EngineError(f"{where}: reward {reward!r} is not a number") from None
+        raise RewardError(f"{where}: reward {reward!r} is not a number") from None
     if not math.isfinite(value):
-        raise EngineError(f"{where}: reward is {value}; the game must send finite numbers")
+        raise RewardError(f"{where}: reward is {value}; the game must send finite numbers")
     return value
