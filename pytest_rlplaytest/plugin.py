@@ -103,7 +103,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         scenes = smoke_scenes(env, marker.kwargs.get("scenes"), Path(str(metafunc.definition.path)))
     except (ScenarioError, TypeError) as exc:
         raise pytest.UsageError(f"{metafunc.definition.nodeid}: {exc}") from None
-    metafunc.parametrize("rl_smoke", scenes, indirect=True, ids=[scene_id(s) for s in scenes])
+    if scenes != [None]:  # a game without scenes: one test, not parametrized
+        metafunc.parametrize("rl_smoke", scenes, indirect=True, ids=[scene_id(s) for s in scenes])
 
 
 # -- fixtures -----------------------------------------------------------------------------

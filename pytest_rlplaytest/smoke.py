@@ -133,6 +133,10 @@ class _Smoke:
     def fail(self, oracle: str, detail: str, obs: Any) -> SmokeFailure:
         return self.on_failure(oracle, self.step, self.episode_step, detail, obs, self.actions)
 
+    def observation_failure(self, exc: ObservationError) -> SmokeFailure:
+        return self.fail("finite_observation" if exc.kind == "not_finite" else "observation_space", str(exc),
+                         exc.observation)
+
     def log_errors(self, obs: Any) -> None:
         __tracebackhide__ = True
         lines = getattr(self.venv, "new_log_lines", None)
@@ -156,8 +160,7 @@ class _Smoke:
         try:
             obs = _first(self.venv.reset())
         except ObservationError as exc:
-            raise self.fail("finite_observation" if exc.kind == "not_finite" else "observation_space", str(exc),
-                            None) from None
+            raise self.observation_failure(exc) from None
         self.episode_step, self.actions, self.still, self.last_position = 0, [], 0, None
         self.check_obs(obs)
         self.log_errors(obs)
@@ -178,8 +181,7 @@ class _Smoke:
             try:
                 obs, rewards, dones, infos = self.venv.step(np.asarray([action]))
             except ObservationError as exc:
-                raise self.fail("finite_observation" if exc.kind == "not_finite" else "observation_space",
-                                str(exc), None) from None
+                raise self.observation_failure(exc) from None
             except RewardError as exc:
                 raise self.fail("finite_reward", str(exc), None) from None
             info = infos[0]

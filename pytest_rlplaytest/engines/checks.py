@@ -18,12 +18,13 @@ from .base import EngineError
 class ObservationError(EngineError):
     """An observation does not match its declared space, or holds NaN/inf.
 
-    ``kind`` says which: ``"not_finite"`` (NaN/inf) or ``"out_of_space"`` (shape, keys, bounds).
+    ``kind`` says which: ``"not_finite"`` (NaN/inf) or ``"out_of_space"`` (shape, keys, bounds);
+    ``observation`` is the offending observation (or the part of it that offends).
     """
 
-    def __init__(self, message: str, kind: str = "out_of_space") -> None:
+    def __init__(self, message: str, kind: str = "out_of_space", observation: Any = None) -> None:
         super().__init__(message)
-        self.kind = kind
+        self.kind, self.observation = kind, observation
 
 
 class RewardError(EngineError):
@@ -56,14 +57,14 @@ def check_observation(space: Any, obs: Any, where: str) -> None:
         arr = np.asarray(obs)
         if arr.shape != space.shape:
             raise ObservationError(f"{where}: observation shape {arr.shape} does not match the declared "
-                                   f"space's shape {space.shape}")
+                                   f"space's shape {space.shape}", observation=arr)
         if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
             bad = np.argwhere(~np.isfinite(arr))[0].tolist()
             raise ObservationError(f"{where}: observation holds {arr[tuple(bad)]} at index {bad}; "
-                                   "the game must send finite numbers", kind="not_finite")
+                                   "the game must send finite numbers", kind="not_finite", observation=arr)
         return
     if not space.contains(obs):
-        raise ObservationError(f"{where}: observation {obs!r} is not in the declared space {space}")
+        raise ObservationError(f"{where}: observation {obs!r} is not in the declared space {space}", observation=obs)
 
 
 def check_reward(reward: Any, where: str) -> float:
