@@ -20,8 +20,12 @@ class Walker(gym.Env):  # type: ignore[type-arg]
 
     ``fault``: ``nan`` (a NaN observation at ``fault_at``), ``out_of_space`` (an observation above
     the Box's high bound), ``leak`` (``object_count`` grows at every reset), ``stuck`` (the position
-    freezes from ``fault_at`` on), ``unseeded`` (the start comes from Python's global ``random``).
+    freezes from ``fault_at`` on), ``unseeded`` (the start comes from Python's global ``random``),
+    ``gust`` (from ``fault_at`` on, ``info["gust"]`` comes from the global ``random``), ``shared``
+    (``info["ticks"]`` counts the steps of every copy: copies that interfere).
     """
+
+    ticks = 0  # shared by every copy: the planted interference of the "shared" fault
 
     observation_space = spaces.Box(-10.0, 10.0, shape=(2,), dtype=np.float32)
     action_space = spaces.Discrete(2)
@@ -39,18 +43,25 @@ class Walker(gym.Env):  # type: ignore[type-arg]
         return obs
 
     def _info(self) -> dict[str, Any]:
-        return {"position": [self.x, 0.0], "object_count": self.objects}
+        info: dict[str, Any] = {"position": [self.x, 0.0], "object_count": self.objects}
+        if self.fault == "gust":
+            info["gust"] = round(random.random(), 3) if self.t >= self.fault_at else 0.0
+        if self.fault == "shared":
+            info["ticks"] = Walker.ticks
+        return info
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
         super().reset(seed=seed)
         start = random.random() if self.fault == "unseeded" else float(self.np_random.uniform(-1, 1))
         self.x, self.t = start, 0
+        Walker.ticks = 0
         if self.fault == "leak":
             self.objects += LEAK_PER_RESET
         return self._obs(), self._info()
 
     def step(self, action: Any) -> Any:
         self.t += 1
+        Walker.ticks += 1
         if not (self.fault == "stuck" and self.t >= self.fault_at):
             self.x = float(np.clip(self.x + (0.1 if int(action) == 1 else -0.1), -5, 5))
         return self._obs(), -abs(self.x), abs(self.x) >= 5, False, self._info()

@@ -98,3 +98,44 @@ def test_rl_smoke_without_its_marker_fails_naming_it(pytester: pytest.Pytester) 
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*the rl_smoke fixture needs @pytest.mark.rl_smoke(env=...)*"])
+
+
+DETERMINISM_TEST = """
+import pytest
+from smoke_games import Walker
+from pytest_rlplaytest import DeterminismFailure, assert_deterministic
+
+@pytest.mark.rl_smoke(env=Walker, env_kwargs={kwargs}, seed=5)
+def test_deterministic(rl_smoke):
+    assert_deterministic(rl_smoke.engine, steps=30, n_envs=3)
+"""
+
+
+def test_a_seeded_game_is_deterministic(games: pytest.Pytester) -> None:
+    games.makepyfile(test_game=DETERMINISM_TEST.format(kwargs="{}"))
+    games.runpytest().assert_outcomes(passed=1)
+
+
+def test_an_unseeded_random_number_fails_determinism_naming_step_and_key(games: pytest.Pytester) -> None:
+    games.makepyfile(test_game=DETERMINISM_TEST.format(kwargs={"fault": "unseeded"}))
+    result = games.runpytest()
+    result.assert_outcomes(failed=1)
+    # the unseeded start shows in the reset's observation: its first entry (the position)
+    result.stdout.fnmatch_lines(["*DeterminismFailure: *not deterministic: with seed *, play 'again' diverged from the "
+                                 "first play at the reset, observation[[]0[]]: * (first play) vs * (again)*"])
+
+
+def test_an_unseeded_info_value_fails_determinism_at_its_step(games: pytest.Pytester) -> None:
+    games.makepyfile(test_game=DETERMINISM_TEST.format(kwargs={"fault": "gust", "fault_at": 9}))
+    result = games.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*play 'again' diverged from the first play at step 9, info[[]'gust'[]]: *"])
+
+
+def test_copies_that_interfere_fail_determinism_together(games: pytest.Pytester) -> None:
+    games.makepyfile(test_game=DETERMINISM_TEST.format(kwargs={"fault": "shared"}))
+    result = games.runpytest()
+    result.assert_outcomes(failed=1)
+    # alone, copy 0 counts 1, 2, ...; beside two others it sees 1, 4, ...: step 2 differs
+    result.stdout.fnmatch_lines(["*play 'together' diverged from the first play at step 2, info[[]'ticks'[]]: 2 "
+                                 "(first play) vs 4 (together)*"])
