@@ -12,7 +12,8 @@ observation_space  an observation is outside its declared space (shape, keys, Bo
 finite_reward      a reward is NaN, inf or not a number
 time_limit         an episode runs past its time limit (``time_limit=``, else the scenario's
                    ``max_episode_steps`` or the Gymnasium spec's) without ending
-script_error       the game's log shows ``SCRIPT ERROR`` or an engine ``ERROR:`` line (Godot)
+script_error       the game's log shows ``SCRIPT ERROR`` (from boot on) or an engine ``ERROR:`` line (from
+                   the first reset on) (Godot)
 leak               ``object_count`` or ``static_memory_mb`` (the first step after each reset) grows at
                    every one of ``resets`` resets; for values that do not grow the chance of that is at
                    most ``1 / resets!`` (5 resets: 1/120), the test's false-alarm rate
@@ -52,6 +53,9 @@ ORACLES = ("finite_observation", "observation_space", "finite_reward", "time_lim
            "stuck", "reset_restores")
 #: a Godot log line that reports an error: a GDScript runtime error or an engine ERROR
 ERROR_LINE = re.compile(r"^\s*(SCRIPT ERROR|ERROR):")
+#: what counts in the lines printed before the first reset's reply (boot): only GDScript errors, since
+#: engine ERROR lines there are about the machine (a user data folder it cannot create), not the scene
+BOOT_ERROR_LINE = re.compile(r"^\s*SCRIPT ERROR:")
 LEAK_KEYS = (OBJECT_COUNT_KEY, STATIC_MEMORY_KEY)
 
 
@@ -142,7 +146,8 @@ class _Smoke:
         lines = getattr(self.venv, "new_log_lines", None)
         if lines is None:
             return
-        bad = [line.strip() for line in lines(0) if ERROR_LINE.match(line)]
+        pattern = ERROR_LINE if self.start_obs is not None else BOOT_ERROR_LINE
+        bad = [line.strip() for line in lines(0) if pattern.match(line)]
         if bad:
             raise self.fail("script_error", "the game logged: " + " | ".join(bad[:5]), obs)
 
