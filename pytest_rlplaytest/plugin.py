@@ -9,6 +9,7 @@ Fixture chain for a test marked ``@pytest.mark.rl_scenario(...)``::
     rl_playtest  -> callable: play evaluation episodes on rl_env, reseeded -> PlaytestResult
     rl_bughunt   -> callable: hunt the scenario's bug=, record, shrink -> HuntResult
     rl_replay    -> the replays of @pytest.mark.rl_replay("bundle.json") -> ReplayReport
+    rl_smoke     -> @pytest.mark.rl_smoke(env=...): one test per scene, its engine started -> SmokeCheck
 """
 
 from __future__ import annotations

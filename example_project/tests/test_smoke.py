@@ -7,10 +7,10 @@ ERROR / ERROR line in the log, object count and static memory not growing at eve
 not stuck, and each reset with the start seed giving the first observation again. The determinism
 test plays the same seeds twice and in two instances at once, and must see identical trajectories.
 
-Known finding (asserted, so the test fails once it is fixed and the entry must go): in the scenes
-with ray sensors (bug_repro, locomotion) the first observation of a fresh game instance is taken
-before its first physics frame, so the rays see nothing (1.0); later resets with the same seed see
-the walls. ``reset_restores`` names it.
+Known finding (asserted, so the test fails once it is fixed and the entry must go): in bug_repro the
+first observation of a fresh game instance has its ray distances at 1.0 (nothing seen) where later
+resets with the same seed see the walls (likely read before the instance's first physics frame);
+``reset_restores`` names it.
 """
 
 from __future__ import annotations
