@@ -22,7 +22,8 @@ class Walker(gym.Env):  # type: ignore[type-arg]
     the Box's high bound), ``leak`` (``object_count`` grows at every reset), ``stuck`` (the position
     freezes from ``fault_at`` on), ``unseeded`` (the start comes from Python's global ``random``),
     ``gust`` (from ``fault_at`` on, ``info["gust"]`` comes from the global ``random``), ``shared``
-    (``info["ticks"]`` counts the steps of every copy: copies that interfere).
+    (``info["ticks"]`` counts the steps of every copy: copies that interfere), ``nan_reward`` (a NaN
+    reward at ``fault_at``).
     """
 
     ticks = 0  # shared by every copy: the planted interference of the "shared" fault
@@ -64,4 +65,5 @@ class Walker(gym.Env):  # type: ignore[type-arg]
         Walker.ticks += 1
         if not (self.fault == "stuck" and self.t >= self.fault_at):
             self.x = float(np.clip(self.x + (0.1 if int(action) == 1 else -0.1), -5, 5))
-        return self._obs(), -abs(self.x), abs(self.x) >= 5, False, self._info()
+        reward = float("nan") if self.fault == "nan_reward" and self.t == self.fault_at else -abs(self.x)
+        return self._obs(), reward, abs(self.x) >= 5, False, self._info()

@@ -18,7 +18,7 @@ SMOKE_TEST = """
 import pytest
 from smoke_games import Walker
 
-@pytest.mark.rl_smoke(env=Walker, env_kwargs={kwargs}, steps=100, resets=5, stuck_steps=10, seed=3)
+@pytest.mark.rl_smoke(env=Walker, env_kwargs={kwargs}, steps=100, resets=5, stuck_steps=10, seed=3{extra})
 def test_smoke(rl_smoke):
     report = rl_smoke.check()
     print("REPORT", report.steps, sorted(report.leak_samples), report.not_applicable)
@@ -32,8 +32,8 @@ def games(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
-def _smoke(pytester: pytest.Pytester, **kwargs: object) -> pytest.RunResult:
-    pytester.makepyfile(test_game=SMOKE_TEST.format(kwargs=repr(kwargs)))
+def _smoke(pytester: pytest.Pytester, extra: str = "", **kwargs: object) -> pytest.RunResult:
+    pytester.makepyfile(test_game=SMOKE_TEST.format(kwargs=repr(kwargs), extra=extra))
     return pytester.runpytest("-s", "--rl-artifacts=art")
 
 
@@ -84,6 +84,33 @@ def test_a_frozen_position_fails_stuck(games: pytest.Pytester) -> None:
 def test_an_unseeded_start_fails_reset_restores(games: pytest.Pytester) -> None:
     result = _smoke(games, fault="unseeded")
     _failed_with(result, "reset_restores", 20)  # the second reset, after the first 20 steps
+
+
+def test_a_nan_reward_fails_finite_reward(games: pytest.Pytester) -> None:
+    result = _smoke(games, fault="nan_reward", fault_at=7)
+    _failed_with(result, "finite_reward", 7)
+    assert "reward is nan; the game must send finite numbers" in result.stdout.str()
+
+
+def test_an_episode_past_its_time_limit_fails_time_limit(games: pytest.Pytester) -> None:
+    # the walker needs 40 steps at least to reach an edge: a time limit of 8 steps is overrun
+    result = _smoke(games, extra=", time_limit=8")
+    _failed_with(result, "time_limit", 8)
+    assert "the episode did not end within its time limit of 8 steps" in result.stdout.str()
+
+
+def test_sync_scenes_are_found_outside_the_addons(tmp_path: Path) -> None:
+    from pytest_rlplaytest.engines.godot.scenefile import sync_scenes
+
+    sync = '[ext_resource path="res://addons/rlplaytest/sync.gd" type="Script" id=2]\n\n' \
+           '[node name="Sync" type="Node" parent="."]\nscript = ExtResource( 2 )\n'
+    (tmp_path / "project.godot").write_text("")
+    for rel, text in {"scenes/a.tscn": sync, "b.tscn": sync.replace("rlplaytest/sync.gd", "godot_rl_agents/sync.gd"),
+                      "scenes/menu.tscn": '[node name="Menu" type="Control"]\n',
+                      "addons/rlplaytest/demo.tscn": sync}.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text('[gd_scene load_steps=2 format=2]\n\n' + text)
+    assert sync_scenes(tmp_path) == ["res://b.tscn", "res://scenes/a.tscn"]
 
 
 def test_the_leak_test_is_strict_growth_at_every_reset() -> None:
