@@ -22,7 +22,8 @@ reset_restores     the first observation after a reset with the start seed diffe
 ================== ====================================================================================
 
 Each failure writes a replay bundle (:class:`~pytest_rlplaytest.bughunt.bundle.ReplayBundle`, signature
-``smoke:<oracle>``) of the episode so far and raises :class:`SmokeFailure`.
+``smoke:<oracle>``; a script error's is the log signature of :data:`ERROR_LINE`, which
+``rl_replay`` replays as is) of the episode so far and raises :class:`SmokeFailure`.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .engines.checks import ObservationError, RewardError
-from .telemetry import OBJECT_COUNT_KEY, POSITION_KEY, STATIC_MEMORY_KEY
+from .telemetry import EPISODE_SEED_KEY, OBJECT_COUNT_KEY, POSITION_KEY, STATIC_MEMORY_KEY
 from .verdicts.errors import VerdictFailure
 
 if TYPE_CHECKING:
@@ -125,17 +126,18 @@ class _Smoke:
     seed: int
     time_limit: int | None
     stuck_steps: int
-    on_failure: Callable[[str, int, int, str, Any, list[Any]], SmokeFailure]
+    on_failure: Callable[[str, int, int, str, Any, list[Any], int], SmokeFailure]
     step: int = 0
     episode_step: int = 0
     actions: list[Any] = field(default_factory=list)
     still: int = 0
     last_position: Any = None
     start_obs: Any = None
+    episode_seed: int = 0
     report: SmokeReport = field(default_factory=lambda: SmokeReport(""))
 
     def fail(self, oracle: str, detail: str, obs: Any) -> SmokeFailure:
-        return self.on_failure(oracle, self.step, self.episode_step, detail, obs, self.actions)
+        return self.on_failure(oracle, self.step, self.episode_step, detail, obs, self.actions, self.episode_seed)
 
     def observation_failure(self, exc: ObservationError) -> SmokeFailure:
         return self.fail("finite_observation" if exc.kind == "not_finite" else "observation_space", str(exc),
@@ -162,6 +164,7 @@ class _Smoke:
         from .bughunt.replay import seed_each
 
         seed_each(self.venv, [self.seed])
+        self.episode_seed = self.seed
         try:
             obs = _first(self.venv.reset())
         except ObservationError as exc:
@@ -190,6 +193,7 @@ class _Smoke:
             except RewardError as exc:
                 raise self.fail("finite_reward", str(exc), None) from None
             info = infos[0]
+            self.episode_seed = int(info.get(EPISODE_SEED_KEY, self.episode_seed))  # after an auto-reset: the new one
             last = info.get("terminal_observation", _first(obs)) if dones[0] else _first(obs)
             self.after_step(last, rewards[0], bool(dones[0]), info)
             if k == 0:
@@ -268,7 +272,7 @@ def run_smoke(engine: Engine, *, steps: int = 300, resets: int = 5, stuck_steps:
     venv = engine.make_replay_vec_env(1)
     try:
         venv.action_space.seed(seed)
-        on_failure = _failure_writer(label or engine.describe().get("engine", "game"), seed, bundle, bundle_dir)
+        on_failure = _failure_writer(label or engine.describe().get("engine", "game"), bundle, bundle_dir)
         smoke = _Smoke(venv, seed, time_limit, stuck_steps, on_failure, report=SmokeReport(label))
         samples: dict[str, list[float]] = {}
         for r in range(resets):
@@ -298,9 +302,10 @@ def _not_applicable(venv: VecEnv, samples: Mapping[str, Any], time_limit: int | 
     return out + ([] if position is not None else ["stuck"])
 
 
-def _failure_writer(label: str, seed: int, bundle: Callable[[str, int, int, list[Any]], ReplayBundle] | None,
-                    bundle_dir: Path | None) -> Callable[[str, int, int, str, Any, list[Any]], SmokeFailure]:
-    def fail(oracle: str, step: int, episode_step: int, detail: str, obs: Any, actions: list[Any]) -> SmokeFailure:
+def _failure_writer(label: str, bundle: Callable[[str, int, int, list[Any]], ReplayBundle] | None,
+                    bundle_dir: Path | None) -> Callable[[str, int, int, str, Any, list[Any], int], SmokeFailure]:
+    def fail(oracle: str, step: int, episode_step: int, detail: str, obs: Any, actions: list[Any],
+             seed: int) -> SmokeFailure:
         path = None
         if bundle is not None and bundle_dir is not None:
             path = bundle(oracle, seed, max(episode_step, 1), list(actions)).save(bundle_dir / f"smoke-{oracle}.json")
@@ -406,7 +411,9 @@ class SmokeCheck:
         limit = time_limit or o.get("time_limit") or default_time_limit(self.spec)
 
         def bundle(oracle: str, seed: int, hit_step: int, actions: list[Any]) -> ReplayBundle:
-            return bundle_for(self.spec, self.engine, f"smoke:{oracle}", seed, actions, hit_step, [],
+            # a script error replays as the log signature it is; the other oracles are named
+            signature = f"log:{ERROR_LINE.pattern}" if oracle == "script_error" else f"smoke:{oracle}"
+            return bundle_for(self.spec, self.engine, signature, seed, actions, hit_step, [],
                               world_seed=self.engine.context.seed if self.spec.engine_scheme != "gym" else None)
 
         return run_smoke(self.engine, steps=steps or o.get("steps", 300), resets=resets or o.get("resets", 5),

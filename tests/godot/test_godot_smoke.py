@@ -46,5 +46,9 @@ def test_a_script_error_fails_the_script_error_oracle(pytester: pytest.Pytester,
                                  "failed at step *: the game logged: SCRIPT ERROR: *this_method_does_not_exist*"])
     (bundle,) = (pytester.path / "art").rglob("smoke-script_error.json")
     data = json.loads(bundle.read_text())
-    assert data["signature"] == "smoke:script_error" and data["engine_options"]["scene"] == "res://probe.tscn"
+    assert data["signature"] == r"log:^\s*(SCRIPT ERROR|ERROR):" and data["engine_options"]["scene"] == "res://probe.tscn"
     assert data["world_seed"] == 4 and 1 <= data["hit_step"] <= 8
+    # the bundle is a bug-hunt bundle: `rlplaytest replay` plays it again and sees the error recur
+    from pytest_rlplaytest.cli import main
+
+    assert main(["replay", str(bundle)]) == 0
