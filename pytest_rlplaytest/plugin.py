@@ -229,6 +229,13 @@ def _on_ray(engine: Engine, settings: settings_mod.Settings, config: pytest.Conf
     pytest.fail(error, pytrace=False)
 
 
+def _smoke_options_allowed(scheme: str) -> dict[str, str]:
+    """The engine's marker arguments and rl_smoke's own (already taken out: named in the hint for a typo)."""
+    from .smoke import SMOKE_ARGS
+
+    return {**_engine_options_allowed(scheme), **SMOKE_ARGS}
+
+
 @pytest.fixture
 def rl_smoke(request: pytest.FixtureRequest, rl_artifacts: Path) -> Generator[SmokeCheck, None, None]:
     """The ``rl_smoke`` marker's scene (one test per scene) with its engine started:
@@ -240,13 +247,13 @@ def rl_smoke(request: pytest.FixtureRequest, rl_artifacts: Path) -> Generator[Sm
     if marker is None:
         error = f"{request.node.nodeid}: the rl_smoke fixture needs @pytest.mark.rl_smoke(env=...)"
     else:
-        smoke, kwargs = split_smoke_kwargs(marker.kwargs)
-        scene = getattr(request, "param", None)
-        if scene is not None:
-            kwargs["scene"] = scene
         try:
+            smoke, kwargs = split_smoke_kwargs(marker.kwargs, request.node.nodeid)
+            scene = getattr(request, "param", None)
+            if scene is not None:
+                kwargs["scene"] = scene
             spec = build_spec(marker.args, kwargs, nodeid=request.node.nodeid, settings=get_settings(request.config),
-                              test_file=Path(str(request.node.path)), engine_options_allowed=_engine_options_allowed)
+                              test_file=Path(str(request.node.path)), engine_options_allowed=_smoke_options_allowed)
         except ScenarioError as exc:
             error = str(exc).replace("rl_scenario", "rl_smoke")
     if error is not None:

@@ -264,11 +264,14 @@ def run_smoke(engine: Engine, *, steps: int = 300, resets: int = 5, stuck_steps:
 
     Raises:
         SmokeFailure: naming the oracle, the step, the observation and the bundle.
-        ValueError: for steps or resets below 1.
+        VerdictUsageError: steps, resets or stuck_steps below 1.
     """
     __tracebackhide__ = True
     if steps < 1 or resets < 1 or stuck_steps < 1:
-        raise ValueError(f"run_smoke needs steps, resets and stuck_steps >= 1 (got {steps}, {resets}, {stuck_steps})")
+        from .verdicts.errors import VerdictUsageError
+
+        raise VerdictUsageError(f"run_smoke needs steps, resets and stuck_steps >= 1 (got {steps}, {resets}, "
+                                f"{stuck_steps})")
     venv = engine.make_replay_vec_env(1)
     try:
         venv.action_space.seed(seed)
@@ -332,9 +335,22 @@ SMOKE_DOC = ("rl_smoke(env, scenes=None, steps=300, resets=5, stuck_steps=40, ti
              "the time limit, no script error, no leak over resets, not stuck, reset restores the start")
 
 
-def split_smoke_kwargs(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(smoke arguments, rl_scenario arguments)`` of an ``rl_smoke`` marker's keywords."""
+def split_smoke_kwargs(kwargs: Mapping[str, Any], nodeid: str = "") -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(smoke arguments, rl_scenario arguments)`` of an ``rl_smoke`` marker's keywords, the counts
+    checked.
+
+    Raises:
+        ScenarioError: a count that is not a whole number >= 1, naming the argument.
+    """
+    from .scenario import ScenarioError, whole
+
     smoke = {k: v for k, v in kwargs.items() if k in SMOKE_ARGS}
+    for name in ("steps", "resets", "stuck_steps", "time_limit"):
+        if smoke.get(name) is not None:
+            try:
+                smoke[name] = whole(1)(smoke[name])
+            except ValueError as exc:
+                raise ScenarioError(f"{nodeid}: rl_smoke({name}={smoke[name]!r}): {name} {exc}") from None
     return smoke, {k: v for k, v in kwargs.items() if k not in SMOKE_ARGS}
 
 

@@ -166,3 +166,37 @@ def test_copies_that_interfere_fail_determinism_together(games: pytest.Pytester)
     # alone, copy 0 counts 1, 2, ...; beside two others it sees 1, 4, ...: step 2 differs
     result.stdout.fnmatch_lines(["*play 'together' diverged from the first play at step 2, info[[]'ticks'[]]: 2 "
                                  "(first play) vs 4 (together)*"])
+
+
+def test_assert_deterministic_takes_a_scenario_engine(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_cartpole="""
+import pytest
+from pytest_rlplaytest import VerdictFailure, assert_deterministic
+from pytest_rlplaytest.verdicts import VerdictUsageError
+
+@pytest.mark.rl_scenario(env="CartPole-v1")
+def test_cartpole(rl_engine):
+    assert_deterministic(rl_engine, steps=40, n_envs=3)
+    with pytest.raises(VerdictUsageError, match="one seed per env"):
+        assert_deterministic(rl_engine, n_envs=2, seeds=[1])
+""")
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_a_bad_smoke_argument_fails_naming_it(games: pytest.Pytester) -> None:
+    games.makepyfile(test_game="""
+import pytest
+from smoke_games import Walker
+
+@pytest.mark.rl_smoke(env=Walker, steps=0)
+def test_steps(rl_smoke):
+    pass
+
+@pytest.mark.rl_smoke(env=Walker, stepz=10)
+def test_typo(rl_smoke):
+    pass
+""")
+    result = games.runpytest()
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*test_game.py::test_steps: rl_smoke(steps=0): steps must be*",
+                                 "*rl_smoke got an unknown argument 'stepz'; did you mean 'steps'?*"])
