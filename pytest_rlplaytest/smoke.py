@@ -335,6 +335,15 @@ SMOKE_DOC = ("rl_smoke(env, scenes=None, steps=300, resets=5, stuck_steps=40, ti
              "the time limit, no script error, no leak over resets, not stuck, reset restores the start")
 
 
+def smoke_markdown() -> str:
+    """The README's table of the ``rl_smoke`` marker's own arguments, from :data:`SMOKE_ARGS`."""
+    from .common.table import render_markdown_table
+    from .settings import markdown_text
+
+    rows = [[f"`{name}`", markdown_text(help_text)] for name, help_text in SMOKE_ARGS.items()]
+    return "\n".join(render_markdown_table(["`rl_smoke` argument", "meaning"], rows))
+
+
 def split_smoke_kwargs(kwargs: Mapping[str, Any], nodeid: str = "") -> tuple[dict[str, Any], dict[str, Any]]:
     """``(smoke arguments, rl_scenario arguments)`` of an ``rl_smoke`` marker's keywords, the counts
     checked.
@@ -432,7 +441,8 @@ class SmokeCheck:
             return bundle_for(self.spec, self.engine, signature, seed, actions, hit_step, [],
                               world_seed=self.engine.context.seed if self.spec.engine_scheme != "gym" else None)
 
-        return run_smoke(self.engine, steps=steps or o.get("steps", 300), resets=resets or o.get("resets", 5),
-                         stuck_steps=stuck_steps or o.get("stuck_steps", 40), time_limit=limit,
+        counts = {name: given or o.get(name) for name, given in
+                  (("steps", steps), ("resets", resets), ("stuck_steps", stuck_steps))}
+        return run_smoke(self.engine, **{k: v for k, v in counts.items() if v is not None}, time_limit=limit,
                          seed=self.spec.seed, label=self.spec.nodeid, bundle=bundle,
                          bundle_dir=self.artifacts / "bundles")
