@@ -8,9 +8,10 @@ not stuck, and each reset with the start seed giving the first observation again
 test plays the same seeds twice and in two instances at once, and must see identical trajectories.
 
 Known finding (asserted, so the test fails once it is fixed and the entry must go): in bug_repro the
-first observation of a fresh game instance has its ray distances at 1.0 (nothing seen) where later
-resets with the same seed see the walls (likely read before the instance's first physics frame);
-``reset_restores`` names it.
+first reset of a fresh game instance happens before its physics space has stepped, so the ray
+sensors see no wall (1.0) where every later reset with the same seed, and the first step, see one
+(0.54 for this test's seed); ``reset_restores`` names it. Scenes whose start is far from walls
+(locomotion with this seed) do not show it.
 """
 
 from __future__ import annotations
