@@ -134,6 +134,7 @@ class _Smoke:
     last_position: Any = None
     start_obs: Any = None
     episode_seed: int = 0
+    saw_position: bool = False
     report: SmokeReport = field(default_factory=lambda: SmokeReport(""))
 
     def fail(self, oracle: str, detail: str, obs: Any) -> SmokeFailure:
@@ -220,7 +221,7 @@ class _Smoke:
         position = info.get(POSITION_KEY)
         if position is None:
             return
-        here = np.asarray(position, dtype=float)
+        here, self.saw_position = np.asarray(position, dtype=float), True
         if self.last_position is not None and np.allclose(here, self.last_position, rtol=0, atol=1e-6):
             self.still += 1
             if self.still >= self.stuck_steps:
@@ -283,7 +284,7 @@ def run_smoke(engine: Engine, *, steps: int = 300, resets: int = 5, stuck_steps:
             smoke.play(steps // resets + (1 if r < steps % resets else 0), samples)
         smoke.report.steps, smoke.report.leak_samples = smoke.step, samples
         _judge_leaks(smoke, samples, resets)
-        smoke.report.not_applicable = _not_applicable(venv, samples, time_limit, smoke.last_position)
+        smoke.report.not_applicable = _not_applicable(venv, samples, time_limit, smoke.saw_position)
         return smoke.report
     finally:
         venv.close()
@@ -298,11 +299,11 @@ def _judge_leaks(smoke: _Smoke, samples: Mapping[str, list[float]], resets: int)
                              smoke.start_obs)
 
 
-def _not_applicable(venv: VecEnv, samples: Mapping[str, Any], time_limit: int | None, position: Any) -> list[str]:
+def _not_applicable(venv: VecEnv, samples: Mapping[str, Any], time_limit: int | None, saw_position: bool) -> list[str]:
     out = [] if hasattr(venv, "new_log_lines") else ["script_error"]
     out += [] if samples else ["leak"]
     out += [] if time_limit is not None else ["time_limit"]
-    return out + ([] if position is not None else ["stuck"])
+    return out + ([] if saw_position else ["stuck"])
 
 
 def _failure_writer(label: str, bundle: Callable[[str, int, int, list[Any]], ReplayBundle] | None,
