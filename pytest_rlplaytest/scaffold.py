@@ -27,17 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .common.files import atomic_write_text
-from .engines.godot.scenefile import (
-    ADDON_SYNC_SCRIPT_SUFFIX,
-    SYNC_SCRIPT_SUFFIX,
-    main_scene,
-    sync_node_properties,
-)
+from .engines.godot.scenefile import SYNC_SCRIPT_SUFFIXES, sync_node_properties, sync_scenes
 from .errors import RLPlaytestError
 
 __all__ = ["GODOT4", "Godot4Release", "ScaffoldError", "ScaffoldPlan", "detect_scenes", "plan_init"]
 
-SYNC_SCRIPTS = (SYNC_SCRIPT_SUFFIX, ADDON_SYNC_SCRIPT_SUFFIX)
 #: pytest.ini entries the generated tests need
 INI_ENTRIES = {"testpaths": "tests", "rl_artifacts": ".rlplaytest"}
 CI_TIMESTEPS = 1000
@@ -102,21 +96,12 @@ class ScaffoldPlan:
 
 def scene_has_sync(project: Path, scene: str) -> bool:
     """True when the scene file holds a Sync node of the official plugin or of our addon."""
-    return sync_node_properties(project, scene, scripts=SYNC_SCRIPTS) is not None
+    return sync_node_properties(project, scene, scripts=SYNC_SCRIPT_SUFFIXES) is not None
 
 
 def detect_scenes(project: Path) -> list[str]:
     """The project's scenes holding a Sync node (``res://`` paths; the main scene first, then sorted)."""
-    found = []
-    for path in sorted(project.rglob("*.tscn")):
-        rel = path.relative_to(project)
-        if rel.parts[0] in ("addons", ".godot", ".import"):
-            continue
-        scene = "res://" + rel.as_posix()
-        if scene_has_sync(project, scene):
-            found.append(scene)
-    main = main_scene(project)
-    return sorted(found, key=lambda s: s != main)
+    return sync_scenes(project)
 
 
 def godot_major(project: Path) -> int:

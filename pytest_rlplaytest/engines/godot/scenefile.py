@@ -22,6 +22,8 @@ from pathlib import Path
 SYNC_SCRIPT_SUFFIX = "godot_rl_agents/sync.gd"
 #: our addon's Sync script (``rlplaytest install-godot-addon``)
 ADDON_SYNC_SCRIPT_SUFFIX = "addons/rlplaytest/sync.gd"
+#: the Sync scripts of both addons a game may use (the official plugin's and rlplaytest's)
+SYNC_SCRIPT_SUFFIXES = (SYNC_SCRIPT_SUFFIX, ADDON_SYNC_SCRIPT_SUFFIX)
 
 _SECTION = re.compile(r"^\[(\w+)\s*(.*)\]\s*$")
 _ATTR = re.compile(r'(\w+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s\]]+)')
@@ -40,6 +42,21 @@ def main_scene(project: Path) -> str | None:
 
 def _attrs(text: str) -> dict[str, str]:
     return {k: v.strip('"') for k, v in _ATTR.findall(text)}
+
+
+def sync_scenes(project: Path) -> list[str]:
+    """Every scene of ``project`` (``res://`` paths) whose file holds a Sync node of either addon: the
+    scenes a driver can play, the main scene first, then sorted. The addons' own folders and Godot's
+    caches (``.godot/``, ``.import/``) are not searched."""
+    found = []
+    for path in sorted(project.rglob("*.tscn")):
+        rel = path.relative_to(project).as_posix()
+        if rel.startswith("addons/") or rel.startswith("."):
+            continue
+        if sync_node_properties(project, f"res://{rel}", SYNC_SCRIPT_SUFFIXES) is not None:
+            found.append(f"res://{rel}")
+    main = main_scene(project)
+    return sorted(found, key=lambda s: s != main)
 
 
 def sync_node_properties(project: Path, scene: str | None,
