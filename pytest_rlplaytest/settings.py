@@ -251,6 +251,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("engine_restarts", non_negative_int, None,
            "restart a game that crashes or hangs during training at most N times (the episodes in flight are "
            "dropped and counted); evaluation never restarts", "N", default_doc="3 for long_training, else 0"),
+    Option("eval_backend", choice("auto", "onnx", "torch"), "auto",
+           "runtime that plays evaluation episodes: auto exports an SB3 policy once to ONNX, checks that its greedy "
+           "actions match torch's and evaluates on onnxruntime, falling back to torch (reason logged and in "
+           "rl_eval_backend_reason) where it cannot; onnx makes that fallback an error; torch never exports",
+           "auto|onnx|torch"),
     Option("agent_cache", text_value, None,
            "folder where long_training scenarios store their trained agents with the game build's identity, "
            "and where model='cache:' finds them (relative to the rootdir)", "DIR", kind="path"),
@@ -293,6 +298,8 @@ class Settings:
     #: None: 3 for long_training scenarios, 0 otherwise
     engine_restarts: int | None = None
     agent_cache: Path | None = None
+    #: ``auto``, ``onnx`` or ``torch`` (:mod:`.agents.eval_backend`)
+    eval_backend: str = "auto"
     #: the folder option paths resolve against (pytest's rootdir)
     rootdir: Path = Path(".")
     #: where each value came from: a flag, an environment variable, ``ini <name>`` or ``default``
