@@ -108,8 +108,6 @@ class Theirs:
     name = "godot-rl"
 
     def __init__(self, project: Path, agents: int, tmp: Path) -> None:
-        from godot_rl.core.godot_env import GodotEnv
-
         from pytest_rlplaytest.engines.godot.binary import GameLocation, build_command, find_godot
 
         with socket.socket() as s:
@@ -122,12 +120,20 @@ class Theirs:
                                      start_new_session=True, cwd=str(project))
         try:
             with contextlib.redirect_stdout(io.StringIO()):  # GodotEnv prints
-                self.env = GodotEnv(port=port, convert_action_space=True)
-                self.env.reset()
+                self.env = self.connect(port)
         except BaseException:
             self.kill()
             raise
         self.first_obs_ms = (time.monotonic() - started) * 1000
+
+    @staticmethod
+    def connect(port: int) -> Any:
+        """Accept the game's connection on ``port`` and reset it (the launched game connects to it)."""
+        from godot_rl.core.godot_env import GodotEnv
+
+        env = GodotEnv(port=port, convert_action_space=True)
+        env.reset()
+        return env
 
     def step(self, actions: np.ndarray) -> None:
         self.env.step(actions)
