@@ -24,7 +24,7 @@ Rates are timesteps (or episodes) over each contender's summed chunk times. Last
 ``train_vs_godot_rl=<x> train_vs_ceiling=<x> eval_onnx_vs_torch=<x>`` (ours/godot-rl, ours/ceiling,
 onnx/torch).
 
-Usage: python benchmarks/end_to_end.py [--rounds 4] [--eval-rounds 6]
+Usage: python benchmarks/end_to_end.py [--rounds 4] [--eval-rounds 6] [--recv-spin-us auto]
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from godot_throughput import Ours, Theirs, prepare_project  # noqa: E402
+from godot_throughput import Ours, Theirs, add_spin_argument, prepare_project  # noqa: E402
 
 AGENTS = 16
 EPISODE_STEPS = 200
@@ -160,6 +160,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=4, help="interleaved training chunks (2048 steps) each")
     parser.add_argument("--eval-rounds", type=int, default=6, help="interleaved evaluation chunks (16 episodes) each")
+    add_spin_argument(parser)
     args = parser.parse_args()
     import torch
 
