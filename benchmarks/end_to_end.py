@@ -40,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from godot_throughput import Ours, Theirs, add_spin_argument, prepare_project  # noqa: E402
+from godot_throughput import Ours, Theirs, add_spin_argument, prepare_project
 
 AGENTS = 16
 EPISODE_STEPS = 200

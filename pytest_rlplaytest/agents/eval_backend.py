@@ -119,12 +119,12 @@ def choose_eval_backend(agent: Agent, requested: str, cache: Path, *, determinis
         reason = "stochastic evaluation (deterministic=False): ONNX agents act greedily"
     else:
         path, reason = _export_checked(*found, cache)
-    if path is None:
+    if path is None or found is None:
         if requested == "onnx":
             raise AgentError(f"--rl-eval-backend=onnx: cannot evaluate on ONNX: {reason}; "
                              "use --rl-eval-backend=auto (falls back to torch) or torch")
         log.warning("rlplaytest: evaluating on torch: %s", reason)
         return EvalBackend(agent, "torch", reason)
-    model = found[0] if found is not None else agent
+    model = found[0]
     onnx_agent = OnnxAgent(path, model.action_space, model.observation_space)
     return EvalBackend(onnx_agent, "onnx", f"exported and checked on {CHECK_SAMPLES} observations ({path.name})")
