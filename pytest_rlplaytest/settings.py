@@ -280,8 +280,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("recv_spin_us", spin_microseconds, RECV_SPIN_AUTO,
            "microseconds the Godot driver polls for a game's reply before it blocks (saves the wake-up from a "
            "blocking read, at the price of a busy core while waiting); auto spins 100 unless the machine is "
-           "oversubscribed (xdist workers x game instances > cores); off never spins", "US|auto|off",
-           default_doc="auto: 100 µs, off when workers x instances > cores"),
+           "oversubscribed (xdist workers x game instances > cores, or a 1-minute load average above the "
+           "cores); off never spins", "US|auto|off",
+           default_doc="auto: 100 µs, off when workers x instances > cores or load > cores"),
     Option("agent_cache", text_value, None,
            "folder where long_training scenarios store their trained agents with the game build's identity, "
            "and where model='cache:' finds them (relative to the rootdir)", "DIR", kind="path"),

@@ -30,20 +30,25 @@ AUTO_S = RECV_SPIN_AUTO_US / 1e6
      (8, 2, 16, AUTO_S), (1, 1, 1, AUTO_S)],
 )
 def test_auto_spins_only_with_a_core_per_game(workers: int, instances: int, cpus: int, expected: float) -> None:
-    assert recv_spin_seconds(RECV_SPIN_AUTO, instances=instances, workers=workers, cpus=cpus) == expected
+    assert recv_spin_seconds(RECV_SPIN_AUTO, instances=instances, workers=workers, cpus=cpus, load=0.5) == expected
+
+
+@pytest.mark.parametrize(("load", "expected"), [(0.0, AUTO_S), (1.9, AUTO_S), (2.0, AUTO_S), (2.1, 0.0), (4.7, 0.0)])
+def test_auto_is_off_on_a_machine_busier_than_its_cores(load: float, expected: float) -> None:
+    assert recv_spin_seconds(RECV_SPIN_AUTO, instances=1, workers=1, cpus=2, load=load) == expected
 
 
 def test_off_and_explicit_values() -> None:
     assert recv_spin_seconds(0, instances=1, workers=1, cpus=64) == 0.0
-    assert recv_spin_seconds(250, instances=8, workers=8, cpus=2) == pytest.approx(250e-6)  # asked for: kept
+    assert recv_spin_seconds(250, instances=8, workers=8, cpus=2, load=9.0) == pytest.approx(250e-6)  # asked: kept
 
 
 def test_auto_reads_the_xdist_worker_count(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "3")
-    assert recv_spin_seconds(RECV_SPIN_AUTO, instances=1, cpus=2) == 0.0
-    assert recv_spin_seconds(RECV_SPIN_AUTO, instances=1, cpus=4) == AUTO_S
+    assert recv_spin_seconds(RECV_SPIN_AUTO, instances=1, cpus=2, load=0.0) == 0.0
+    assert recv_spin_seconds(RECV_SPIN_AUTO, instances=1, cpus=4, load=0.0) == AUTO_S
     monkeypatch.delenv("PYTEST_XDIST_WORKER_COUNT")
-    assert recv_spin_seconds(RECV_SPIN_AUTO, instances=1, cpus=1) == AUTO_S
+    assert recv_spin_seconds(RECV_SPIN_AUTO, instances=1, cpus=1, load=0.0) == AUTO_S
 
 
 @pytest.mark.parametrize(("raw", "value"), [("auto", RECV_SPIN_AUTO), ("off", 0), ("0", 0), ("50", 50),

@@ -232,14 +232,17 @@ def _set_kernel_timeouts(sock: socket.socket, seconds: float) -> bool:
 _SLICE_EXPIRED = (TimeoutError, BlockingIOError, InterruptedError)
 
 
-def recv_spin_seconds(setting: int, *, instances: int, workers: int | None = None, cpus: int | None = None) -> float:
+def recv_spin_seconds(setting: int, *, instances: int, workers: int | None = None, cpus: int | None = None,
+                      load: float | None = None) -> float:
     """How long a receive polls the socket before it blocks (``--rl-recv-spin-us``).
 
     ``setting``: microseconds, 0 (off) or ``-1`` (auto: :data:`RECV_SPIN_AUTO_US`, but off when the
-    machine is oversubscribed: ``workers`` x ``instances`` game processes, each with a driver waiting
-    on it, outnumber the ``cpus``, so a spinning driver would take the core its game needs).
-    ``workers`` defaults to pytest-xdist's worker count (``PYTEST_XDIST_WORKER_COUNT``, 1 without
-    ``-n``), ``cpus`` to the cores this process may run on. Without ``MSG_DONTWAIT`` (Windows): off.
+    machine is oversubscribed, where a spinning driver would take the core its game needs: when
+    ``workers`` x ``instances`` game processes, each with a driver waiting on it, outnumber the
+    ``cpus``, or when the machine is already busier than its cores (``load``, the 1-minute load
+    average, above ``cpus``)). ``workers`` defaults to pytest-xdist's worker count
+    (``PYTEST_XDIST_WORKER_COUNT``, 1 without ``-n``), ``cpus`` to the cores this process may run
+    on, ``load`` to ``os.getloadavg()`` (0 where there is none). Without ``MSG_DONTWAIT`` (Windows): off.
     """
     if setting == 0 or not _DONTWAIT:
         return 0.0
@@ -249,7 +252,9 @@ def recv_spin_seconds(setting: int, *, instances: int, workers: int | None = Non
         workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "") or 1)
     if cpus is None:
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return 0.0 if workers * instances > cpus else RECV_SPIN_AUTO_US / 1e6
+    if load is None:
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return 0.0 if workers * instances > cpus or load > cpus else RECV_SPIN_AUTO_US / 1e6
 
 
 class Connection:
