@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from stable_baselines3.common.vec_env import VecEnv
 
     from .agents import Agent
+    from .agents.eval_backend import EvalBackend
     from .bughunt.session import HuntResult, ReplayReport
     from .engines.base import Engine
     from .playtest import Episode, PlaytestResult
@@ -330,6 +331,8 @@ class Playtest:
         self.item, self.spec, self.engine, self.venv = item, spec, engine, venv
         self.agent, self.artifacts = agent, artifacts
         self.calls = 0
+        #: the evaluation runtime chosen per ``deterministic`` value (export once per agent)
+        self.backends: dict[bool, EvalBackend] = {}
 
     def __call__(
         self,
@@ -410,17 +413,37 @@ class Playtest:
         own_env = n_envs is not None and n_envs not in (self.venv.num_envs, spec.n_envs)
         venv = self.engine.make_vec_env(n_envs, seed=eval_seed) if own_env else self.venv
         venv.seed(eval_seed)
+        greedy = spec.deterministic if deterministic is None else deterministic
         try:
+            backend = self.eval_backend(greedy)
             result = run_playtest(
-                self.agent, venv, episodes or spec.episodes,
+                backend.agent, venv, episodes or spec.episodes,
                 success=success if success is not None else spec.success,
-                deterministic=spec.deterministic if deterministic is None else deterministic,
-                seed=eval_seed, stop=stop, record_actions=record_actions,
+                deterministic=greedy, seed=eval_seed, stop=stop, record_actions=record_actions,
             )
         finally:
             if own_env:
                 venv.close()
+        result.eval_backend = backend.describe()
         return self._described(result)
+
+    def eval_backend(self, deterministic: bool) -> EvalBackend:
+        """The runtime that evaluates the agent (``--rl-eval-backend``), chosen once per agent.
+
+        Fails the test when ``--rl-eval-backend=onnx`` and the agent cannot run on ONNX.
+        """
+        __tracebackhide__ = True
+        if deterministic not in self.backends:
+            from .agents import AgentError
+            from .agents.eval_backend import choose_eval_backend
+
+            settings = get_settings(self.item.config)
+            try:
+                self.backends[deterministic] = choose_eval_backend(
+                    self.agent, settings.eval_backend, settings.artifacts / "_onnx", deterministic=deterministic)
+            except AgentError as exc:
+                pytest.fail(str(exc), pytrace=False)
+        return self.backends[deterministic]
 
     def _described(self, result: PlaytestResult) -> PlaytestResult:
         """``result`` with the scenario, the engine and the training budget filled in."""
