@@ -214,11 +214,19 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     try:
         with _bundle_engine("replay", args) as (bundle, engine):
             report = replay_bundle(bundle, Path(args.bundle), engine, times=args.times, parallel=args.parallel)
+            build = engine.describe()
     except _CommandError as exc:
         print(exc, file=sys.stderr)
         return 2
     print(report.describe())
-    return 0 if report.reproduced else 1
+    if not report.reproduced:
+        if args.restamp:
+            print("not restamped: the bug did not recur in every replay", file=sys.stderr)
+        return 1
+    if args.restamp and report.build_changes:
+        bundle.with_build(build).save(args.bundle)
+        print(f"restamped {args.bundle}: it reproduces on this build ({'; '.join(report.build_changes)})")
+    return 0
 
 
 def _cmd_shrink(args: argparse.Namespace) -> int:
@@ -341,6 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rootdir", default=None, help=ROOTDIR_HELP)
     p.add_argument("--times", type=int, default=1, help="how many replays (default 1)")
     p.add_argument("--parallel", type=int, default=1, help="game instances at once (default 1)")
+    p.add_argument("--restamp", action="store_true",
+                   help="after a changed game build, when every replay reproduces the bug, record the current "
+                        "build in the bundle (its BuildChangedWarning stops); nothing is written otherwise")
     p.set_defaults(func=_cmd_replay)
 
     p = sub.add_parser("shrink", help="shrink a bug bundle's actions (ddmin) and write the result")
