@@ -254,6 +254,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("agent_cache", text_value, None,
            "folder where long_training scenarios store their trained agents with the game build's identity, "
            "and where model='cache:' finds them (relative to the rootdir)", "DIR", kind="path"),
+    Option("job_summary", choice("auto", "on", "off"), "auto",
+           "append a Markdown job summary (scenario table, failed verdicts, plot links) to the file "
+           "$GITHUB_STEP_SUMMARY names; auto: whenever it is set; on: without it, into <artifacts>/job_summary.md", "auto|on|off"),
+    Option("junit_attachments", choice("auto", "on", "off"), "auto",
+           "print [[ATTACHMENT|path]] lines for each scenario test's artifact files into its captured "
+           "stdout (GitLab, Jenkins, Azure read them from the JUnit system-out); auto: with --junitxml",
+           "auto|on|off"),
+    Option("full_trace", boolean, False,
+           "show an engine error's full traceback (plugin and library frames) instead of its one-line "
+           "cause, the game's last log lines and the artifact folder (so does --tb=long)", is_flag=True),
 )
 
 
@@ -293,6 +303,9 @@ class Settings:
     #: None: 3 for long_training scenarios, 0 otherwise
     engine_restarts: int | None = None
     agent_cache: Path | None = None
+    job_summary: str = "auto"
+    junit_attachments: str = "auto"
+    full_trace: bool = False
     #: the folder option paths resolve against (pytest's rootdir)
     rootdir: Path = Path(".")
     #: where each value came from: a flag, an environment variable, ``ini <name>`` or ``default``
