@@ -52,6 +52,11 @@ def attachment_lines(user_properties: Any) -> list[str]:
     return [f"[[ATTACHMENT|{path}]]" for path in sorted(files)[:MAX_ATTACHMENTS]]
 
 
+def _first_sentence(error: BaseException) -> str:
+    text = (str(error).splitlines() or [""])[0]
+    return text.split(". ", 1)[0].rstrip(".")
+
+
 @functools.lru_cache(maxsize=4)
 def _godot(configured: str | None) -> str:
     from ..engines.base import EngineError
@@ -60,7 +65,7 @@ def _godot(configured: str | None) -> str:
     try:
         binary = find_godot(configured)
     except EngineError as exc:
-        return f"not found ({str(exc).splitlines()[0]})"
+        return f"not found ({_first_sentence(exc)})"
     return f"{binary.version} ({binary.path})"
 
 
@@ -73,7 +78,7 @@ def _spacetime(configured: str | None) -> str:
         path = find_spacetime(configured)
         version = ".".join(map(str, spacetime_version(path, timeout=10.0)))
     except EngineError as exc:
-        return f"not found ({str(exc).splitlines()[0]})"
+        return f"not found ({_first_sentence(exc)})"
     return f"{version} ({path})"
 
 
@@ -97,6 +102,16 @@ def header_lines(settings: Settings) -> list[str]:
     ]
 
 
+def _test_frame(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException]) -> list[str]:
+    """``in <test file>:<line>: <source>``: the test's own last frame (none for a fixture's error)."""
+    frames = [e for e in excinfo.traceback if str(e.path) == str(item.path)]
+    if not frames:
+        return []
+    entry = frames[-1]
+    source = str(entry.statement).strip().splitlines()[0] if entry.statement else ""
+    return [f"in {item.path.name}:{entry.lineno + 1}: {source}"]
+
+
 def short_failure(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException], settings: Settings) -> str | None:
     """The short report of an engine error (None: keep pytest's traceback): the error's class and
     first line, the last :data:`LOG_LINES` lines of the rest of its message (engines end their
@@ -110,7 +125,7 @@ def short_failure(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException
     if settings.full_trace or item.config.getoption("tbstyle", "auto") == "long":
         return None
     first, *rest = str(error).splitlines() or [""]
-    lines = [f"{type(error).__name__}: {first}"]
+    lines = [f"{type(error).__name__}: {first}", *_test_frame(item, excinfo)]
     log = [line for line in rest if line.strip()][-LOG_LINES:]
     if log:
         lines += [f"game log (last {len(log)} lines):", *("    " + line for line in log)]
