@@ -43,7 +43,7 @@ def test_engine_error_is_short(crashing_game: pytest.Pytester) -> None:
     folder = crashing_game.path / "out" / "test_engine_error_is_short.py__test_game_quits"
     result.stdout.fnmatch_lines([
         "GodotCrashed: *exit code 5*",
-        "in test_engine_error_is_short.py:9: rl_env.step(np.zeros((1, 2), dtype=np.float32))",
+        "in test_engine_error_is_short.py:8: rl_env.step(np.zeros((1, 2), dtype=np.float32))",
         "game log (last * lines):",
         "*godot.log*",
         f"artifacts: {folder}",
