@@ -263,7 +263,7 @@ OPTIONS: tuple[Option, ...] = (
            "auto|on|off"),
     Option("full_trace", boolean, False,
            "show an engine error's full traceback (plugin and library frames) instead of its one-line "
-           "cause, the game's last log lines and the artifact folder (so does --tb=long)", is_flag=True),
+           "cause, the game's last log lines and the artifact folder (so do --tb=long and --tb=native)", is_flag=True),
 )
 
 

@@ -7,8 +7,8 @@ and short engine failures.
 * :func:`header_lines` is ``pytest_report_header``: engines found (versions cached, nothing booted),
   seed, device, torch threads, the Ray address, the artifacts and baselines folders.
 * :func:`short_failure` replaces the traceback of an engine error (crash, hang, bad reply) by its
-  one-line cause, the game's last log lines and the artifact folder, unless ``--rl-full-trace`` or
-  ``--tb=long`` asks for the full trace.
+  one-line cause, the game's last log lines and the artifact folder, unless ``--rl-full-trace``,
+  ``--tb=long`` or ``--tb=native`` asks for the full trace.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def short_failure(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException
     error = excinfo.value
     if not isinstance(error, EngineError) or isinstance(error, EngineUnavailable):
         return None
-    if settings.full_trace or item.config.getoption("tbstyle", "auto") == "long":
+    if settings.full_trace or item.config.getoption("tbstyle", "auto") in ("long", "native"):
         return None
     first, *rest = str(error).splitlines() or [""]
     lines = [f"{type(error).__name__}: {first}", *_test_frame(item, excinfo)]

@@ -1,6 +1,6 @@
 """An engine error (here: the real godot3-server game quitting mid-episode) is reported short: the
 one-line cause, the game's last log lines and the artifact folder, without the plugin's frames;
---rl-full-trace or --tb=long bring the full traceback back."""
+--rl-full-trace, --tb=long or --tb=native bring the full traceback back."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_engine_error_is_short(crashing_game: pytest.Pytester) -> None:
     assert "pytest_rlplaytest/" not in text and "pytest_asyncio" not in text and "site-packages" not in text
 
 
-@pytest.mark.parametrize("flag", ["--rl-full-trace", "--tb=long"])
+@pytest.mark.parametrize("flag", ["--rl-full-trace", "--tb=long", "--tb=native"])
 def test_full_trace_on_request(crashing_game: pytest.Pytester, flag: str) -> None:
     result = crashing_game.runpytest("--rl-artifacts=out", "-p", "no:cacheprovider", flag)
     result.assert_outcomes(failed=1)
