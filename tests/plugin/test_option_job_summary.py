@@ -16,11 +16,11 @@ PLAYTESTS = """
 import pytest
 from summary_games import Corridor
 
-@pytest.mark.rl_scenario(env=Corridor, timesteps=256, episodes=4)
+@pytest.mark.rl_scenario(env=Corridor, timesteps=128, episodes=2)
 def test_plays(rl_playtest):
     rl_playtest()
 
-@pytest.mark.rl_scenario(env=Corridor, timesteps=256, episodes=4)
+@pytest.mark.rl_scenario(env=Corridor, timesteps=128, episodes=2)
 def test_fails_verdict(rl_playtest):
     rl_playtest(at_least=0.99)
 """
@@ -38,7 +38,7 @@ def test_summary_appended_with_table_failures_and_plot_links(pytester: pytest.Py
     assert text.startswith("earlier step output\n## rlplaytest")  # appended, not overwritten
     assert "| scenario | outcome | success [95% CI (Clopper-Pearson)] | mean return | episodes | timesteps |" in text
     row = next(line for line in text.splitlines() if line.startswith("| test_") and "test_plays" in line)
-    assert "| passed |" in row and "| 4 |" in row
+    assert "| passed |" in row and "| 2 | 128 |" in row
     folder = "out/test_summary_appended_with_table_failures_and_plot_links.py__test_plays"
     assert f"[heatmap]({folder}/heatmap.png)" in row
     assert f"[learning curve]({folder}/learning_curve.png)" in row
