@@ -55,6 +55,7 @@ _LAZY = {
     "assert_success_rate": "pytest_rlplaytest.verdicts",
     "assert_matches_baseline": "pytest_rlplaytest.verdicts",
     "assert_frame_budget": "pytest_rlplaytest.verdicts",
+    "assert_no_growth": "pytest_rlplaytest.verdicts",
     "assert_training": "pytest_rlplaytest.verdicts",
     "sequential_stopper": "pytest_rlplaytest.verdicts",
 }
@@ -88,6 +89,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (tests/plugin/test_public
     from pytest_rlplaytest.verdicts import BaselineCheck as BaselineCheck
     from pytest_rlplaytest.verdicts import VerdictFailure as VerdictFailure
     from pytest_rlplaytest.verdicts import assert_frame_budget as assert_frame_budget
+    from pytest_rlplaytest.verdicts import assert_no_growth as assert_no_growth
     from pytest_rlplaytest.verdicts import assert_matches_baseline as assert_matches_baseline
     from pytest_rlplaytest.verdicts import assert_success_rate as assert_success_rate
     from pytest_rlplaytest.verdicts import assert_training as assert_training
@@ -130,6 +132,7 @@ __all__ = [
     "__version__",
     "assert_frame_budget",
     "assert_matches_baseline",
+    "assert_no_growth",
     "assert_success_rate",
     "assert_training",
     "export_onnx",
