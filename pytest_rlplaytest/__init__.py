@@ -89,8 +89,8 @@ if TYPE_CHECKING:  # the same names, for type checkers (tests/plugin/test_public
     from pytest_rlplaytest.verdicts import BaselineCheck as BaselineCheck
     from pytest_rlplaytest.verdicts import VerdictFailure as VerdictFailure
     from pytest_rlplaytest.verdicts import assert_frame_budget as assert_frame_budget
-    from pytest_rlplaytest.verdicts import assert_no_growth as assert_no_growth
     from pytest_rlplaytest.verdicts import assert_matches_baseline as assert_matches_baseline
+    from pytest_rlplaytest.verdicts import assert_no_growth as assert_no_growth
     from pytest_rlplaytest.verdicts import assert_success_rate as assert_success_rate
     from pytest_rlplaytest.verdicts import assert_training as assert_training
     from pytest_rlplaytest.verdicts import sequential_stopper as sequential_stopper
