@@ -20,5 +20,5 @@ func build_level() -> void:
 func make_agent(index: int) -> Node:
 	var agent = Thrower.new()
 	agent.world = self
-	agent.angle = index * 2.399963  # golden-angle spread of the throwers around the rim
+	agent.home_angle = index * 2.399963  # golden-angle spread of the throwers around the rim
 	return agent

@@ -1,7 +1,8 @@
 extends "res://addons/rlplaytest/agent_controller.gd"
 # A thrower on the rim of the physics-stress pit: every step it throws one rigid body.
-#   action "throw" (continuous, 3): aim yaw (+-45 degrees around the pit's centre), pitch
-#   (0..60 degrees up) and speed (4..16 m/s); boxes and spheres alternate.
+#   action "throw" (continuous, 3): aim yaw (+-45 degrees around the pit's centre; the thrower
+#   also walks along the rim that way, up to WALK radians a step), pitch (0..60 degrees up) and
+#   speed (4..16 m/s); boxes and spheres alternate.
 #   obs (6): its position on the rim (/15), the last aim, its live bodies (/MAX_BODIES) and how
 #   many of them are still moving (/MAX_BODIES).
 #   reward: the fraction of its bodies still moving (a pile that keeps colliding costs the most).
@@ -9,8 +10,10 @@ extends "res://addons/rlplaytest/agent_controller.gd"
 
 const MAX_BODIES := 24
 const RIM := 13.0
+const WALK := 0.02
 
 var world
+var home_angle := 0.0     # where on the rim this thrower starts its episodes
 var angle := 0.0
 var aim := Vector3()
 var bodies := []
@@ -28,7 +31,7 @@ func reset_game() -> void:
 	bodies = []
 	thrown = 0
 	aim = Vector3()
-	angle += rng.randf_range(-0.3, 0.3)
+	angle = home_angle + rng.randf_range(-0.3, 0.3)
 
 
 func origin() -> Vector3:
@@ -42,6 +45,7 @@ func get_action_space() -> Dictionary:
 func set_action(action) -> void:
 	var a = action["throw"]
 	aim = Vector3(clamp(a[0], -1.0, 1.0), clamp(a[1], -1.0, 1.0), clamp(a[2], -1.0, 1.0))
+	angle += aim.x * WALK
 	_throw()
 
 
