@@ -214,7 +214,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     try:
         with _bundle_engine("replay", args) as (bundle, engine):
             report = replay_bundle(bundle, Path(args.bundle), engine, times=args.times, parallel=args.parallel)
-            build = engine.describe()
+            build, keys = engine.describe(), type(engine).IDENTITY_KEYS
     except _CommandError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -224,7 +224,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             print("not restamped: the bug did not recur in every replay", file=sys.stderr)
         return 1
     if args.restamp and report.build_changes:
-        bundle.with_build(build).save(args.bundle)
+        bundle.with_build(build, keys).save(args.bundle)
         print(f"restamped {args.bundle}: it reproduces on this build ({'; '.join(report.build_changes)})")
     return 0
 

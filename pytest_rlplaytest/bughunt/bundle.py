@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -100,10 +101,13 @@ class ReplayBundle:
         data.update(actions=list(actions), hit_step=hit_step, source=self.source)
         return ReplayBundle(**data)
 
-    def with_build(self, engine: dict[str, Any]) -> ReplayBundle:
-        """A copy that records ``engine`` (an engine's ``describe()``) as the build it reproduces on."""
+    def with_build(self, engine: dict[str, Any], keys: Sequence[str]) -> ReplayBundle:
+        """A copy that records the identity ``keys`` of ``engine`` (an engine's ``describe()``) as the
+        build it reproduces on; the rest of the recording's engine description stays."""
+        from ..engines.base import with_identity
+
         data = asdict(self)
-        data.update(engine=dict(engine), source=self.source)
+        data.update(engine=with_identity(self.engine, engine, keys), source=self.source)
         return ReplayBundle(**data)
 
     def env_for(self, holder: str | os.PathLike[str]) -> str:

@@ -56,6 +56,24 @@ def identity_value(description: Mapping[str, Any], key: str) -> Any:
     return value
 
 
+def with_identity(recorded: Mapping[str, Any], current: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+    """``recorded`` with the identity ``keys`` taken from ``current`` (dotted keys write nested
+    mappings); everything else recorded (timings, instance plans, what the recording ran with) stays."""
+    out: dict[str, Any] = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in recorded.items()}
+    for key in keys:
+        value = identity_value(current, key)
+        if value is None:
+            continue
+        *parents, last = key.split(".")
+        target = out
+        for part in parents:
+            nested = target.get(part)
+            target[part] = nested = dict(nested) if isinstance(nested, Mapping) else {}
+            target = nested
+        target[last] = value
+    return out
+
+
 def identity_changes(recorded: Mapping[str, Any], current: Mapping[str, Any],
                      keys: Sequence[str] | None = None) -> list[str]:
     """What differs in the build's identity between two ``Engine.describe()`` results, as
