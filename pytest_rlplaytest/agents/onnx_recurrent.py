@@ -14,36 +14,32 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from .base import AgentError
 
-__all__ = ["RecurrentOnnxAgent", "export_recurrent_onnx"]
+__all__ = ["RecurrentOnnxAgent", "RecurrentStep", "export_recurrent_onnx"]
 
 
-def _wrapper(policy: Any) -> Any:
-    """A torch module computing one recurrent step of ``policy``'s actor."""
-    import torch as th
+class RecurrentStep(torch.nn.Module):
+    """One recurrent step of a ``RecurrentPPO`` policy's actor (the module that is exported)."""
 
-    class _Step(th.nn.Module):  # noqa: D401 - a local module wrapping one policy
-        def __init__(self) -> None:
-            super().__init__()
-            self.policy = policy
+    def __init__(self, policy: Any) -> None:
+        super().__init__()
+        self.policy = policy
 
-        def forward(self, obs: th.Tensor, state_ins: th.Tensor,
-                    episode_start: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
-            keep = (1.0 - episode_start).view(1, -1, 1)
-            features = self.policy.pi_features_extractor(obs)
-            out, (h, c) = self.policy.lstm_actor(features.unsqueeze(0),
-                                                 (keep * state_ins[0], keep * state_ins[1]))
-            latent = self.policy.mlp_extractor.forward_actor(out.squeeze(0))
-            return self.policy.action_net(latent), th.stack([h, c])
-
-    return _Step()
+    def forward(self, obs: torch.Tensor, state_ins: torch.Tensor,
+                episode_start: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``output`` and ``state_outs`` for one step; ``episode_start`` 1.0 zeroes the state first."""
+        keep = (1.0 - episode_start).view(1, -1, 1)
+        features = self.policy.pi_features_extractor(obs)
+        out, (h, c) = self.policy.lstm_actor(features.unsqueeze(0), (keep * state_ins[0], keep * state_ins[1]))
+        latent = self.policy.mlp_extractor.forward_actor(out.squeeze(0))
+        return self.policy.action_net(latent), torch.stack([h, c])
 
 
 def export_recurrent_onnx(model: Any, out: Path, opset: int = 17) -> Path:
     """Export a ``RecurrentPPO`` policy (Box observations; Discrete or Box actions) to ``out``."""
-    import torch as th
     from gymnasium import spaces
 
     if type(model).__name__ != "RecurrentPPO":
@@ -55,13 +51,13 @@ def export_recurrent_onnx(model: Any, out: Path, opset: int = 17) -> Path:
                          f"{model.observation_space} -> {model.action_space}")
     policy = model.policy.to("cpu").eval()
     layers, hidden = policy.lstm_actor.num_layers, policy.lstm_actor.hidden_size
-    obs = th.zeros((1, int(np.prod(model.observation_space.shape))), dtype=th.float32)
-    state = th.zeros((2, layers, 1, hidden), dtype=th.float32)
-    start = th.ones((1,), dtype=th.float32)
+    obs = torch.zeros((1, int(np.prod(model.observation_space.shape))), dtype=torch.float32)
+    state = torch.zeros((2, layers, 1, hidden), dtype=torch.float32)
+    start = torch.ones((1,), dtype=torch.float32)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with th.no_grad():
-        th.onnx.export(_wrapper(policy), (obs, state, start), str(out), opset_version=opset, dynamo=False,
+    with torch.no_grad():
+        torch.onnx.export(RecurrentStep(policy), (obs, state, start), str(out), opset_version=opset, dynamo=False,
                        input_names=["obs", "state_ins", "episode_start"], output_names=["output", "state_outs"],
                        dynamic_axes={"obs": {0: "batch"}, "state_ins": {2: "batch"},
                                      "episode_start": {0: "batch"}, "output": {0: "batch"},

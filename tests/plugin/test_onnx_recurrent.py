@@ -40,11 +40,10 @@ def test_recurrent_export_matches_sb3_over_episodes(tmp_path: Path) -> None:
 
     from pytest_rlplaytest.agents.onnx_recurrent import RecurrentOnnxAgent, export_recurrent_onnx
 
-    model = RecurrentPPO("MlpLstmPolicy", "CartPole-v1", seed=3, device="cpu", n_steps=64, batch_size=64)
-    model.learn(128)
+    model = RecurrentPPO("MlpLstmPolicy", "CartPole-v1", seed=3, device="cpu")
     out = export_recurrent_onnx(model, tmp_path / "lstm.onnx")
     agent = RecurrentOnnxAgent(out, model.action_space)
-    steps, same, worst = _rollout_agree(model, agent, "CartPole-v1", episodes=3)
+    steps, same, worst = _rollout_agree(model, agent, "CartPole-v1", episodes=2)
     assert steps > 3 and same == steps
     assert worst < 1e-4
 
