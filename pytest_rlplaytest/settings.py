@@ -254,6 +254,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("agent_cache", text_value, None,
            "folder where long_training scenarios store their trained agents with the game build's identity, "
            "and where model='cache:' finds them (relative to the rootdir)", "DIR", kind="path"),
+    Option("ledger", text_value, None,
+           "JSON-lines ledger every success-rate verdict appends a line to (test, game build, date, n, successes, "
+           "threshold, alpha, outcome, seed); keep it between runs and read it with `rlplaytest ledger` "
+           "(relative to the rootdir)", "PATH", kind="path", default_doc="`<artifacts>/ledger.jsonl`"),
 )
 
 
@@ -293,6 +297,8 @@ class Settings:
     #: None: 3 for long_training scenarios, 0 otherwise
     engine_restarts: int | None = None
     agent_cache: Path | None = None
+    #: None: ``<artifacts>/ledger.jsonl``
+    ledger: Path | None = None
     #: the folder option paths resolve against (pytest's rootdir)
     rootdir: Path = Path(".")
     #: where each value came from: a flag, an environment variable, ``ini <name>`` or ``default``
