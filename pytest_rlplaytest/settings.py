@@ -258,6 +258,9 @@ OPTIONS: tuple[Option, ...] = (
            "JSON-lines ledger every success-rate verdict appends a line to (test, game build, date, n, successes, "
            "threshold, alpha, outcome, seed); keep it between runs and read it with `rlplaytest ledger` "
            "(relative to the rootdir)", "PATH", kind="path", default_doc="`<artifacts>/ledger.jsonl`"),
+    Option("visits_baseline", text_value, None,
+           "the --rl-artifacts folder of a previous run: each test's heatmap-diff.png compares its visited cells "
+           "with that run's visits.json for the same test (relative to the rootdir)", "DIR", kind="path"),
 )
 
 
@@ -299,6 +302,7 @@ class Settings:
     agent_cache: Path | None = None
     #: None: ``<artifacts>/ledger.jsonl``
     ledger: Path | None = None
+    visits_baseline: Path | None = None
     #: the folder option paths resolve against (pytest's rootdir)
     rootdir: Path = Path(".")
     #: where each value came from: a flag, an environment variable, ``ini <name>`` or ``default``
