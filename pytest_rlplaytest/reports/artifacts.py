@@ -71,7 +71,14 @@ def _plots(item: pytest.Item, result: PlaytestResult, folder: Path, prefix: str)
     ``frame_cost_png`` when ``frame_ms`` comes with every step, ``heatmap_diff_png`` against the
     same test's counts in ``--rl-visits-baseline``."""
     from ..plugin import get_settings
-    from .plots import VisitsError, frame_cost_heatmap, load_visits, position_heatmap, visits_diff_heatmap, visits_path
+    from .plots import (
+        VisitsError,
+        frame_cost_heatmap,
+        load_visits,
+        position_heatmap,
+        visits_diff_heatmap,
+        visits_path,
+    )
 
     out: dict[str, Path | None] = {
         "heatmap_png": position_heatmap(result, folder / f"{prefix}heatmap.png", title=f"visited cells\n{item.nodeid}"),

@@ -3,7 +3,7 @@
 The heatmaps show where agents actually move: each agent's positions are taken relative to its own
 origin (the first position of its episode), so 16 agents spawned side by side that all descend
 vertically land on one track instead of 16 dots in a row, and the plane plotted is the two axes with
-the largest spread of those positions (not always x–z). Beside ``heatmap.png`` the visit counts go
+the largest spread of those positions (not always x-z). Beside ``heatmap.png`` the visit counts go
 to ``visits.json`` (:class:`VisitGrid`), so a later run can draw ``heatmap-diff.png`` against them
 (``--rl-visits-baseline``, a previous run's artifacts folder); ``frame-cost.png`` shows the p99 of
 ``frame_ms`` per cell when the game reports it every step.
@@ -26,8 +26,9 @@ from ..errors import RLPlaytestError
 if TYPE_CHECKING:
     from ..playtest import PlaytestResult
 
-__all__ = ["VisitGrid", "VisitsError", "agent_tracks", "frame_cost_heatmap", "learning_curve", "load_visits",
-           "position_heatmap", "spread_plane", "visit_grid", "visits_diff_heatmap"]
+__all__ = ["VisitGrid", "VisitsError", "agent_tracks", "frame_cost_grid", "frame_cost_heatmap", "learning_curve",
+           "learning_curve_figure", "load_visits", "position_heatmap", "spread_plane", "visit_grid", "visits_diff",
+           "visits_diff_heatmap", "visits_path"]
 
 #: fewer training episodes than this draw no curve (a note says so)
 MIN_CURVE_EPISODES = 3
@@ -60,13 +61,10 @@ def _save(fig: Any, out: Path) -> Path:
     return out
 
 
-def learning_curve(timesteps: Sequence[float], returns: Sequence[float], out: Path, title: str = "") -> Path | None:
-    """Plot training episode returns against timesteps with a moving average; None if no episodes.
-
-    With fewer than :data:`MIN_CURVE_EPISODES` episodes the figure says "too few episodes to draw a
-    curve" instead of showing a point or two that look like a result."""
-    if len(returns) == 0:
-        return None
+def learning_curve_figure(timesteps: Sequence[float], returns: Sequence[float], title: str = "") -> Any:
+    """The learning-curve figure: returns against timesteps with a moving average, or, with fewer
+    than :data:`MIN_CURVE_EPISODES` episodes (none included), the words "too few episodes to draw a
+    curve" and no points that would look like a result."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     ax.set_title(title or "learning curve", fontsize=9)
@@ -75,7 +73,7 @@ def learning_curve(timesteps: Sequence[float], returns: Sequence[float], out: Pa
                 "train longer to see one)", ha="center", va="center", transform=ax.transAxes, fontsize=11)
         ax.set_xticks([])
         ax.set_yticks([])
-        return _save(fig, out)
+        return fig
     x = np.asarray(timesteps, dtype=float)
     y = np.asarray(returns, dtype=float)
     window = max(1, min(50, len(y) // 10))
@@ -86,7 +84,12 @@ def learning_curve(timesteps: Sequence[float], returns: Sequence[float], out: Pa
     ax.set_ylabel("return")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    return _save(fig, out)
+    return fig
+
+
+def learning_curve(timesteps: Sequence[float], returns: Sequence[float], out: Path, title: str = "") -> Path:
+    """Write :func:`learning_curve_figure` to ``out``."""
+    return _save(learning_curve_figure(timesteps, returns, title), out)
 
 
 def agent_tracks(result: PlaytestResult) -> list[np.ndarray]:
@@ -200,30 +203,37 @@ def load_visits(path: Path) -> VisitGrid:
     return grid
 
 
-def visits_diff_heatmap(result: PlaytestResult, previous: VisitGrid, out: Path, title: str = "") -> Path | None:
-    """``this run − previous`` share of steps per cell, on the previous run's plane and cells (red:
-    visited more now, blue: less); None when this run reports no positions or a plane the previous
-    run's axes do not exist in."""
+def visits_diff(result: PlaytestResult, previous: VisitGrid) -> tuple[np.ndarray, int, int] | None:
+    """``this run - previous`` share of steps per cell of ``previous`` (its plane and cells), with
+    this run's steps and how many of them fall outside the previous cells; None when this run has
+    no positions, lacks the previous plane's axes, or the previous run has no steps."""
     tracks = agent_tracks(result)
     if not tracks or max(previous.axes) >= tracks[0].shape[1] or previous.steps == 0:
         return None
     pts = _plane_points(tracks, previous.axes)
     now, _, _ = np.histogram2d(pts[:, 0], pts[:, 1], bins=(previous.xedges, previous.yedges))
-    outside = len(pts) - int(now.sum())
-    diff = now / len(pts) - previous.counts / previous.steps
-    limit = float(np.abs(diff).max()) or 1.0
-    heading = (f"visits: share of steps, this run - previous run\n{title}\n{len(pts)} steps now "
+    return now / len(pts) - previous.counts / previous.steps, len(pts), len(pts) - int(now.sum())
+
+
+def visits_diff_heatmap(result: PlaytestResult, previous: VisitGrid, out: Path, title: str = "") -> Path | None:
+    """Plot :func:`visits_diff` (red: visited more now, blue: less); None when it is None."""
+    diff = visits_diff(result, previous)
+    if diff is None:
+        return None
+    values, steps, outside = diff
+    limit = float(np.abs(values).max()) or 1.0
+    heading = (f"visits: share of steps, this run - previous run\n{title}\n{steps} steps now "
                f"({outside} outside the previous cells), {previous.steps} before").replace("\n\n", "\n")
-    return _grid_image(previous, diff, out, heading, "share now - share before", cmap="RdBu_r",
+    return _grid_image(previous, values, out, heading, "share now - share before", cmap="RdBu_r",
                        vmin=-limit, vmax=limit)
 
 
-def frame_cost_heatmap(result: PlaytestResult, out: Path, bins: int = 20, title: str = "") -> Path | None:
-    """p99 of ``frame_ms`` per visited cell (cells with fewer than :data:`MIN_FRAME_SAMPLES` steps
-    blank); None unless some episode reports ``frame_ms`` and a position on every step."""
+def frame_cost_grid(result: PlaytestResult, bins: int = 20) -> tuple[VisitGrid, np.ndarray] | None:
+    """The visit grid of the steps that report ``frame_ms`` and the p99 of ``frame_ms`` per cell
+    (NaN where fewer than :data:`MIN_FRAME_SAMPLES` steps); None unless some episode reports
+    ``frame_ms`` and a position on every step."""
     tracks = agent_tracks(result)
-    episodes = [e for e in result.episodes if e.positions]
-    costs = [np.asarray(e.metrics.get("frame_ms", []), dtype=float) for e in episodes]
+    costs = [np.asarray(e.metrics.get("frame_ms", []), dtype=float) for e in result.episodes if e.positions]
     pairs = [(t, c) for t, c in zip(tracks, costs) if len(c) == len(t) and len(c)]
     if not pairs:
         return None
@@ -238,7 +248,15 @@ def frame_cost_heatmap(result: PlaytestResult, out: Path, bins: int = 20, title:
         cell = ms[(ix == i) & (iy == j)]
         if len(cell) >= MIN_FRAME_SAMPLES:
             p99[i, j] = np.percentile(cell, 99)
-    grid = VisitGrid(axes, xedges, yedges, counts, len(pairs))
-    heading = (f"frame cost: p99 frame_ms per cell\n{title}\n{len(ms)} steps; blank: fewer than "
+    return VisitGrid(axes, xedges, yedges, counts, len(pairs)), p99
+
+
+def frame_cost_heatmap(result: PlaytestResult, out: Path, bins: int = 20, title: str = "") -> Path | None:
+    """Plot :func:`frame_cost_grid`; None when it is None."""
+    cost = frame_cost_grid(result, bins)
+    if cost is None:
+        return None
+    grid, p99 = cost
+    heading = (f"frame cost: p99 frame_ms per cell\n{title}\n{grid.steps} steps; blank: fewer than "
                f"{MIN_FRAME_SAMPLES} steps in the cell").replace("\n\n", "\n")
     return _grid_image(grid, p99, out, heading, "p99 frame_ms", cmap="viridis")
