@@ -177,8 +177,21 @@ def render_histories(histories: Sequence[TestHistory], *, alpha_factor: float = 
     return lines
 
 
+def _rolling_by_date(rows: Sequence[dict[str, Any]], window: int) -> tuple[list[_dt.date], list[float]]:
+    """One point per date: the failure rate of the last ``window`` runs up to that date's last run,
+    from the first date with ``window`` runs behind it (all runs, if fewer in all)."""
+    ordered = sorted(rows, key=lambda r: str(r.get("time") or r["date"]))
+    fails = [r["outcome"] == "fail" for r in ordered]
+    need = min(window, len(ordered))
+    last: dict[_dt.date, int] = {}
+    for i, r in enumerate(ordered):
+        last[_dt.date.fromisoformat(str(r["date"])[:10])] = i
+    points = [(d, i) for d, i in sorted(last.items()) if i + 1 >= need]
+    return [d for d, _ in points], [sum(fails[max(0, i + 1 - window):i + 1]) / min(window, i + 1) for _, i in points]
+
+
 def plot_ledger(entries: Sequence[dict[str, Any]], out: Path, window: int = 10) -> Path:
-    """Trend plot: per test, the failure rate of the last ``window`` runs after each run, by date."""
+    """Trend plot: per test and date, the failure rate of the last ``window`` runs (dotted: alpha)."""
     from ..reports.plots import _pyplot
 
     plt = _pyplot()
@@ -187,13 +200,9 @@ def plot_ledger(entries: Sequence[dict[str, Any]], out: Path, window: int = 10) 
     for entry in entries:
         by_test.setdefault(str(entry["nodeid"]), []).append(entry)
     for nodeid in sorted(by_test):
-        rows = sorted(by_test[nodeid], key=lambda r: str(r.get("time") or r["date"]))
-        fails = [float(r["outcome"] == "fail") for r in rows]
-        rolling = [sum(fails[max(0, i - window + 1):i + 1]) / len(fails[max(0, i - window + 1):i + 1])
-                   for i in range(len(fails))]
-        dates = [_dt.date.fromisoformat(str(r["date"])[:10]) for r in rows]
-        line, = ax.plot(dates, rolling, ".-", label=f"{nodeid} (alpha {_allowed(rows[-1]):g})")
-        ax.axhline(_allowed(rows[-1]), color=line.get_color(), linestyle=":", linewidth=1)
+        dates, rates = _rolling_by_date(by_test[nodeid], window)
+        line, = ax.plot(dates, rates, ".-", label=f"{nodeid} (alpha {_allowed(by_test[nodeid][-1]):g})")
+        ax.axhline(_allowed(by_test[nodeid][-1]), color=line.get_color(), linestyle=":", linewidth=1)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("date (UTC)")
     ax.set_ylabel(f"failure rate of the last {window} runs")
