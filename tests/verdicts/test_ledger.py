@@ -24,7 +24,7 @@ def test_good(rl_playtest):
 
 @pytest.mark.rl_scenario(env=Pick, model="bad.zip", episodes=20)
 def test_bad(rl_playtest):
-    rl_playtest(at_least=0.5)
+    rl_playtest(sequential=True, at_least=0.5)
 """
 
 
@@ -77,6 +77,29 @@ def test_the_plugin_appends_one_line_per_verdict(form_project: pytest.Pytester) 
     good = entries[0]
     assert (good["n"], good["successes"], good["threshold"], good["alpha"]) == (20, 20, 0.5, 0.02)
     assert good["build"]["engine"] == "gym" and good["seed"] is not None and len(good["date"]) == 10
+    bad = entries[1]
+    assert (bad["method"], bad["beta"], bad["successes"]) == ("sprt", 0.2, 0) and 0 < bad["n"] <= 20
     kept = form_project.path / "kept" / "history.jsonl"
     form_project.runpytest("--rl-artifacts=art", f"--rl-ledger={kept}", "-k", "bad").assert_outcomes(failed=1)
     assert [e["outcome"] for e in read_ledger(kept)] == ["fail"]
+
+
+def _append_many(path: str, writer: int) -> None:
+    for i in range(50):
+        append_line(path, json.dumps({"writer": writer, "i": i, "pad": "x" * 2000}))
+
+
+def test_concurrent_appends_keep_whole_lines(tmp_path: Path) -> None:
+    """What xdist workers do: several processes append to one ledger; every line stays whole."""
+    import multiprocessing
+
+    path = tmp_path / "ledger.jsonl"
+    procs = [multiprocessing.get_context("spawn").Process(target=_append_many, args=(str(path), w)) for w in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert sorted((d["writer"], d["i"]) for d in lines) == [(w, i) for w in range(3) for i in range(50)]
+    with pytest.raises(ValueError, match="one line"):
+        append_line(path, "two\nlines")
