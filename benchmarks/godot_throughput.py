@@ -40,7 +40,7 @@ the SMALLER of the ratios ours/godot-rl (1 agent and 16 agents), so ``>= 1`` mea
 fast in both settings; ``agent_steps_per_s_16`` is ours with 16 agents per instance;
 ``first_obs_ms`` is ours with 1 agent.
 
-Usage: python benchmarks/godot_throughput.py [--steps 6000] [--rounds 12] [--agents 1 16]
+Usage: python benchmarks/godot_throughput.py [--steps 6000] [--rounds 12] [--agents 1 16] [--recv-spin-us auto]
 """
 
 from __future__ import annotations
@@ -80,13 +80,16 @@ class Ours:
     """Our driver: the ``GodotVecEnv`` of ``GodotEngine(...).make_vec_env()`` on the bench scene
     (``monitored``: stepped through the ``VecMonitor`` that ``make_vec_env`` wraps it in)."""
 
+    #: ``--rl-recv-spin-us`` of every instance (``--recv-spin-us``; -1: auto)
+    recv_spin_us = -1
+
     def __init__(self, project: Path, agents: int, tmp: Path, monitored: bool = False) -> None:
         self.name = "ours+VecMonitor" if monitored else "ours"
         from pytest_rlplaytest.engines.base import EngineContext
         from pytest_rlplaytest.engines.godot.engine import GodotEngine
         from pytest_rlplaytest.settings import Settings
 
-        settings = Settings.defaults(REPO)
+        settings = Settings.defaults(REPO).replace(recv_spin_us=self.recv_spin_us)
         self.engine = GodotEngine(str(project), EngineContext(tmp, seed=1, options={"scene": SCENE, "agents": agents},
                                                               settings=settings))
         self.engine.start()
@@ -108,8 +111,6 @@ class Theirs:
     name = "godot-rl"
 
     def __init__(self, project: Path, agents: int, tmp: Path) -> None:
-        from godot_rl.core.godot_env import GodotEnv
-
         from pytest_rlplaytest.engines.godot.binary import GameLocation, build_command, find_godot
 
         with socket.socket() as s:
@@ -122,12 +123,20 @@ class Theirs:
                                      start_new_session=True, cwd=str(project))
         try:
             with contextlib.redirect_stdout(io.StringIO()):  # GodotEnv prints
-                self.env = GodotEnv(port=port, convert_action_space=True)
-                self.env.reset()
+                self.env = self.connect(port)
         except BaseException:
             self.kill()
             raise
         self.first_obs_ms = (time.monotonic() - started) * 1000
+
+    @staticmethod
+    def connect(port: int) -> Any:
+        """Accept the game's connection on ``port`` and reset it (the launched game connects to it)."""
+        from godot_rl.core.godot_env import GodotEnv
+
+        env = GodotEnv(port=port, convert_action_space=True)
+        env.reset()
+        return env
 
     def step(self, actions: np.ndarray) -> None:
         self.env.step(actions)
@@ -180,11 +189,23 @@ def measure(project: Path, agents: int, steps: int, rounds: int, tmp: Path) -> d
             d.close()
 
 
+def add_spin_argument(parser: argparse.ArgumentParser) -> None:
+    """``--recv-spin-us auto|off|N``: our driver's ``--rl-recv-spin-us`` (sets :attr:`Ours.recv_spin_us`)."""
+    from pytest_rlplaytest.settings import spin_microseconds
+
+    def apply(text: str) -> int:
+        Ours.recv_spin_us = spin_microseconds(text)
+        return Ours.recv_spin_us
+
+    parser.add_argument("--recv-spin-us", type=apply, default="auto", help="our driver's --rl-recv-spin-us")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=6000, help="vector steps per driver and agent count")
     parser.add_argument("--rounds", type=int, default=12, help="alternating chunks per driver")
     parser.add_argument("--agents", type=int, nargs="+", default=[1, 16], help="agents per instance")
+    add_spin_argument(parser)
     args = parser.parse_args()
     results = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -57,6 +57,11 @@ _LAZY = {
     "assert_frame_budget": "pytest_rlplaytest.verdicts",
     "assert_training": "pytest_rlplaytest.verdicts",
     "sequential_stopper": "pytest_rlplaytest.verdicts",
+    "assert_deterministic": "pytest_rlplaytest.verdicts",
+    "DeterminismFailure": "pytest_rlplaytest.verdicts",
+    "SmokeCheck": "pytest_rlplaytest.smoke",
+    "SmokeReport": "pytest_rlplaytest.smoke",
+    "SmokeFailure": "pytest_rlplaytest.smoke",
 }
 
 if TYPE_CHECKING:  # the same names, for type checkers (tests/plugin/test_public_api.py keeps them in step)
@@ -85,8 +90,13 @@ if TYPE_CHECKING:  # the same names, for type checkers (tests/plugin/test_public
     from pytest_rlplaytest.scenario import ScenarioSpec as ScenarioSpec
     from pytest_rlplaytest.settings import SettingError as SettingError
     from pytest_rlplaytest.settings import Settings as Settings
+    from pytest_rlplaytest.smoke import SmokeCheck as SmokeCheck
+    from pytest_rlplaytest.smoke import SmokeFailure as SmokeFailure
+    from pytest_rlplaytest.smoke import SmokeReport as SmokeReport
     from pytest_rlplaytest.verdicts import BaselineCheck as BaselineCheck
+    from pytest_rlplaytest.verdicts import DeterminismFailure as DeterminismFailure
     from pytest_rlplaytest.verdicts import VerdictFailure as VerdictFailure
+    from pytest_rlplaytest.verdicts import assert_deterministic as assert_deterministic
     from pytest_rlplaytest.verdicts import assert_frame_budget as assert_frame_budget
     from pytest_rlplaytest.verdicts import assert_matches_baseline as assert_matches_baseline
     from pytest_rlplaytest.verdicts import assert_success_rate as assert_success_rate
@@ -109,6 +119,7 @@ __all__ = [
     "BaselineCheck",
     "BugHunt",
     "BundleError",
+    "DeterminismFailure",
     "Engine",
     "EngineError",
     "EngineUnavailable",
@@ -125,9 +136,13 @@ __all__ = [
     "ScenarioSpec",
     "SettingError",
     "Settings",
+    "SmokeCheck",
+    "SmokeFailure",
+    "SmokeReport",
     "StaleAgentWarning",
     "VerdictFailure",
     "__version__",
+    "assert_deterministic",
     "assert_frame_budget",
     "assert_matches_baseline",
     "assert_success_rate",

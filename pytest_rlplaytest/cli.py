@@ -5,6 +5,7 @@ Sub-commands::
     rlplaytest report ARTIFACTS_DIR                 rebuild the run report from an artifacts folder
     rlplaytest export-onnx MODEL.zip OUT.onnx        SB3 -> ONNX (Godot RL Agents layout), checked
     rlplaytest install-godot-addon PROJECT [--force] install or update the Godot 3 addon in a project
+    rlplaytest init PROJECT [--scene S] [--force]    scaffold playtests, pytest.ini and CI workflows
     rlplaytest baselines list|show|diff ...          inspect stored baselines
     rlplaytest replay BUNDLE                         replay a bug bundle (exit 0: the bug recurs)
     rlplaytest shrink BUNDLE OUT                     shrink a bug bundle's actions (ddmin)
@@ -143,6 +144,35 @@ def _cmd_install_addon(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_init(args: argparse.Namespace) -> int:
+    from .scaffold import ScaffoldError, plan_init
+
+    try:
+        plan = plan_init(Path(args.project), scene=args.scene, godot=args.godot, agent_cache=args.rl_agent_cache)
+        written = plan.apply(force=args.force)
+    except ScaffoldError as exc:
+        print(f"rlplaytest init: {exc}", file=sys.stderr)
+        return 1
+    for path in plan.files:
+        print(f"{'wrote' if path in written else 'unchanged'} {path}")
+    return 0
+
+
+def _add_init(sub: Any) -> None:
+    """The ``init`` sub-command's arguments."""
+    p = sub.add_parser("init", help="scaffold a Godot project's playtests: conftest.py, an example scenario test, "
+                       "pytest.ini entries and GitHub Actions workflows (CI and nightly)")
+    p.add_argument("project", help="the Godot project folder (holding project.godot)")
+    p.add_argument("--scene", default=None, help="the scene to playtest (res://...; default: the main scene, else "
+                   "the first scene holding a Sync node)")
+    p.add_argument("--godot", type=int, choices=(3, 4), default=None, help="Godot major version the workflows "
+                   "install (default: from project.godot's config_version)")
+    p.add_argument("--rl-agent-cache", default=None, metavar="DIR", help="the nightly workflow passes "
+                   "--rl-agent-cache=DIR (relative to the project) and keeps DIR with actions/cache")
+    p.add_argument("--force", action="store_true", help="overwrite files (and pytest.ini entries) that differ")
+    p.set_defaults(func=_cmd_init)
+
+
 @contextlib.contextmanager
 def _bundle_engine(command: str, args: argparse.Namespace) -> Iterator[tuple[Any, Any]]:
     """Load ``args.bundle`` and start the engine it was recorded with (closed afterwards); the
@@ -185,11 +215,19 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     try:
         with _bundle_engine("replay", args) as (bundle, engine):
             report = replay_bundle(bundle, Path(args.bundle), engine, times=args.times, parallel=args.parallel)
+            build = engine.describe()
     except _CommandError as exc:
         print(exc, file=sys.stderr)
         return 2
     print(report.describe())
-    return 0 if report.reproduced else 1
+    if not report.reproduced:
+        if args.restamp:
+            print("not restamped: the bug did not recur in every replay", file=sys.stderr)
+        return 1
+    if args.restamp and report.build_changes:
+        bundle.with_build(build).save(args.bundle)
+        print(f"restamped {args.bundle}: it reproduces on this build ({'; '.join(report.build_changes)})")
+    return 0
 
 
 def _cmd_shrink(args: argparse.Namespace) -> int:
@@ -344,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rootdir", default=None, help=ROOTDIR_HELP)
     p.add_argument("--times", type=int, default=1, help="how many replays (default 1)")
     p.add_argument("--parallel", type=int, default=1, help="game instances at once (default 1)")
+    p.add_argument("--restamp", action="store_true",
+                   help="after a changed game build, when every replay reproduces the bug, record the current "
+                        "build in the bundle (its BuildChangedWarning stops); nothing is written otherwise")
     p.set_defaults(func=_cmd_replay)
 
     p = sub.add_parser("shrink", help="shrink a bug bundle's actions (ddmin) and write the result")
@@ -355,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_check_training(sub)
     _add_ledger(sub)
+    _add_init(sub)
 
     p = sub.add_parser("baselines", help="list, show or diff stored baselines")
     from .verdicts.cli import add_baselines_arguments

@@ -121,6 +121,9 @@ class PlaytestResult:
     #: the training behind the agent (``timesteps``, ``seconds``, ``artifacts``, ``tensorboard_run``,
     #: ``resumed_from``, ``engine_restarts``...: ``training.json``); what ``assert_training`` reads
     training: dict[str, Any] = field(default_factory=dict)
+    #: which runtime played the episodes and why (``backend``: ``onnx`` or ``torch``, ``reason``;
+    #: :mod:`.agents.eval_backend`); empty when the caller did not choose one
+    eval_backend: dict[str, str] = field(default_factory=dict)
 
     # -- counts ---------------------------------------------------------------------------
     @property
@@ -229,6 +232,7 @@ class PlaytestResult:
             "eval_seconds": round(self.eval_seconds, 3),
             "seed": self.seed,
             "stopped_early": self.stopped_early,
+            "eval_backend": dict(self.eval_backend) or None,
             "metrics": {},
             "events": {},
         }

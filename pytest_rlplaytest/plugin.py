@@ -9,6 +9,7 @@ Fixture chain for a test marked ``@pytest.mark.rl_scenario(...)``::
     rl_playtest  -> callable: play evaluation episodes on rl_env, reseeded -> PlaytestResult
     rl_bughunt   -> callable: hunt the scenario's bug=, record, shrink -> HuntResult
     rl_replay    -> the replays of @pytest.mark.rl_replay("bundle.json") -> ReplayReport
+    rl_smoke     -> @pytest.mark.rl_smoke(env=...): one test per scene, its engine started -> SmokeCheck
 """
 
 from __future__ import annotations
@@ -22,14 +23,17 @@ import pytest
 from . import settings as settings_mod
 from .engines.spacetimedb.fixtures import spacetimedb_instance as _spacetimedb_instance
 from .scenario import ScenarioError, ScenarioSpec, build_spec, derive_seed, marker_help
+from .smoke import SMOKE_DOC
 
 if TYPE_CHECKING:
     from stable_baselines3.common.vec_env import VecEnv
 
     from .agents import Agent
+    from .agents.eval_backend import EvalBackend
     from .bughunt.session import HuntResult, ReplayReport
     from .engines.base import Engine
     from .playtest import Episode, PlaytestResult
+    from .smoke import SmokeCheck
     from .verdicts.check import BaselineCheck
 
 SETTINGS_KEY = pytest.StashKey[settings_mod.Settings]()
@@ -50,6 +54,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", marker_help())
     config.addinivalue_line("markers", LONG_TRAINING_DOC)
+    config.addinivalue_line("markers", SMOKE_DOC)
     config.addinivalue_line(
         "markers", "rl_replay(bundle, times=1, bug=None, parallel=1): replay a recorded bug-hunt bundle (path "
         "relative to the test file) in lockstep with its seed; the rl_replay fixture reports whether the bug "
@@ -65,6 +70,10 @@ def pytest_configure(config: pytest.Config) -> None:
     summary = RunSummary(config)
     config.stash[SUMMARY_KEY] = summary
     config.pluginmanager.register(summary, "rlplaytest-summary")
+    if config.pluginmanager.hasplugin("html") and config.getoption("htmlpath", None):  # pytest-html --html=
+        from .reports.html import HtmlExtras
+
+        config.pluginmanager.register(HtmlExtras(), HtmlExtras.NAME)
 
 
 def get_settings(config: pytest.Config) -> settings_mod.Settings:
@@ -86,6 +95,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("long_training") is not None:
             item.add_marker(skip)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``@pytest.mark.rl_smoke``: one test per scene (``rl_smoke[landing]``, ...)."""
+    marker = metafunc.definition.get_closest_marker("rl_smoke")
+    if marker is None or "rl_smoke" not in metafunc.fixturenames:
+        return
+    from .smoke import scene_id, smoke_scenes
+
+    env = marker.args[0] if marker.args else marker.kwargs.get("env")
+    try:
+        scenes = smoke_scenes(env, marker.kwargs.get("scenes"), Path(str(metafunc.definition.path)))
+    except (ScenarioError, TypeError) as exc:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: {exc}") from None
+    if scenes != [None]:  # a game without scenes: one test, not parametrized
+        metafunc.parametrize("rl_smoke", scenes, indirect=True, ids=[scene_id(s) for s in scenes])
 
 
 # -- fixtures -----------------------------------------------------------------------------
@@ -162,15 +187,19 @@ def rl_engine(
     An engine whose binary is missing skips the test with a hint (fails under
     ``--rl-require-engines``).
     """
+    yield from _started_engine(request, rl_scenario, rl_artifacts)
+
+
+def _started_engine(request: pytest.FixtureRequest, spec: ScenarioSpec, artifacts: Path) -> Generator[Engine, None, None]:
+    """Start the engine of ``spec`` (skip or fail when its binary is missing), yield it, close it."""
     from .engines.base import EngineContext, EngineUnavailable, skip_or_fail_unavailable
     from .engines.registry import engine_class
 
     settings = get_settings(request.config)
-    spec = rl_scenario
     options = dict(spec.engine_options)
     options.setdefault("env_kwargs", dict(spec.env_kwargs))
     options.setdefault("max_episode_steps", spec.max_episode_steps)
-    context = EngineContext(artifacts_dir=rl_artifacts, seed=spec.seed, options=options, settings=settings,
+    context = EngineContext(artifacts_dir=artifacts, seed=spec.seed, options=options, settings=settings,
                             nodeid=spec.nodeid, paths=spec.paths)
     engine = engine_class(spec.engine_scheme)(spec.engine_target, context)
     try:
@@ -203,6 +232,39 @@ def _on_ray(engine: Engine, settings: settings_mod.Settings, config: pytest.Conf
         error = str(exc)
     engine.close()
     pytest.fail(error, pytrace=False)
+
+
+def _smoke_options_allowed(scheme: str) -> dict[str, str]:
+    """The engine's marker arguments and rl_smoke's own (already taken out: named in the hint for a typo)."""
+    from .smoke import SMOKE_ARGS
+
+    return {**_engine_options_allowed(scheme), **SMOKE_ARGS}
+
+
+@pytest.fixture
+def rl_smoke(request: pytest.FixtureRequest, rl_artifacts: Path) -> Generator[SmokeCheck, None, None]:
+    """The ``rl_smoke`` marker's scene (one test per scene) with its engine started:
+    ``rl_smoke.check()`` runs the smoke oracles (see :mod:`pytest_rlplaytest.smoke`)."""
+    from .smoke import SmokeCheck, split_smoke_kwargs
+
+    marker = request.node.get_closest_marker("rl_smoke")
+    error = None
+    if marker is None:
+        error = f"{request.node.nodeid}: the rl_smoke fixture needs @pytest.mark.rl_smoke(env=...)"
+    else:
+        try:
+            smoke, kwargs = split_smoke_kwargs(marker.kwargs, request.node.nodeid)
+            scene = getattr(request, "param", None)
+            if scene is not None:
+                kwargs["scene"] = scene
+            spec = build_spec(marker.args, kwargs, nodeid=request.node.nodeid, settings=get_settings(request.config),
+                              test_file=Path(str(request.node.path)), engine_options_allowed=_smoke_options_allowed)
+        except ScenarioError as exc:
+            error = str(exc).replace("rl_scenario", "rl_smoke")
+    if error is not None:
+        pytest.fail(error, pytrace=False)
+    for engine in _started_engine(request, spec, rl_artifacts):
+        yield SmokeCheck(spec, engine, rl_artifacts, smoke)
 
 
 @pytest.fixture
@@ -269,6 +331,8 @@ class Playtest:
         self.item, self.spec, self.engine, self.venv = item, spec, engine, venv
         self.agent, self.artifacts = agent, artifacts
         self.calls = 0
+        #: the evaluation runtime chosen per ``deterministic`` value (export once per agent)
+        self.backends: dict[bool, EvalBackend] = {}
 
     def __call__(
         self,
@@ -349,17 +413,37 @@ class Playtest:
         own_env = n_envs is not None and n_envs not in (self.venv.num_envs, spec.n_envs)
         venv = self.engine.make_vec_env(n_envs, seed=eval_seed) if own_env else self.venv
         venv.seed(eval_seed)
+        greedy = spec.deterministic if deterministic is None else deterministic
         try:
+            backend = self.eval_backend(greedy)
             result = run_playtest(
-                self.agent, venv, episodes or spec.episodes,
+                backend.agent, venv, episodes or spec.episodes,
                 success=success if success is not None else spec.success,
-                deterministic=spec.deterministic if deterministic is None else deterministic,
-                seed=eval_seed, stop=stop, record_actions=record_actions,
+                deterministic=greedy, seed=eval_seed, stop=stop, record_actions=record_actions,
             )
         finally:
             if own_env:
                 venv.close()
+        result.eval_backend = backend.describe()
         return self._described(result)
+
+    def eval_backend(self, deterministic: bool) -> EvalBackend:
+        """The runtime that evaluates the agent (``--rl-eval-backend``), chosen once per agent.
+
+        Fails the test when ``--rl-eval-backend=onnx`` and the agent cannot run on ONNX.
+        """
+        __tracebackhide__ = True
+        if deterministic not in self.backends:
+            from .agents import AgentError
+            from .agents.eval_backend import choose_eval_backend
+
+            settings = get_settings(self.item.config)
+            try:
+                self.backends[deterministic] = choose_eval_backend(
+                    self.agent, settings.eval_backend, settings.artifacts / "_onnx", deterministic=deterministic)
+            except AgentError as exc:
+                pytest.fail(str(exc), pytrace=False)
+        return self.backends[deterministic]
 
     def _described(self, result: PlaytestResult) -> PlaytestResult:
         """``result`` with the scenario, the engine and the training budget filled in."""

@@ -117,6 +117,27 @@ def checkpoint_interval(text: str | int) -> int:
     return value
 
 
+#: ``--rl-recv-spin-us auto``: spin when the machine has a core per game (:func:`.engines.godot.protocol.recv_spin_seconds`)
+RECV_SPIN_AUTO = -1
+
+
+def spin_microseconds(text: str | int) -> int:
+    """Parse ``--rl-recv-spin-us``: ``auto`` (:data:`RECV_SPIN_AUTO`), ``off`` or 0, or whole
+    microseconds (at most 100000)."""
+    lowered = str(text).strip().lower().replace("_", "")
+    if lowered == "auto":
+        return RECV_SPIN_AUTO
+    if lowered in ("off", "0"):
+        return 0
+    try:
+        value = int(lowered)
+    except ValueError:
+        raise ValueError("must be auto, off, or whole microseconds from 1 to 100000") from None
+    if not 1 <= value <= 100_000:
+        raise ValueError("must be auto, off, or whole microseconds from 1 to 100000")
+    return value
+
+
 def text_value(text: str) -> str:
     """Any non-empty text."""
     value = str(text).strip()
@@ -251,6 +272,17 @@ OPTIONS: tuple[Option, ...] = (
     Option("engine_restarts", non_negative_int, None,
            "restart a game that crashes or hangs during training at most N times (the episodes in flight are "
            "dropped and counted); evaluation never restarts", "N", default_doc="3 for long_training, else 0"),
+    Option("eval_backend", choice("auto", "onnx", "torch"), "auto",
+           "runtime that plays evaluation episodes: auto exports an SB3 policy once to ONNX, checks that its greedy "
+           "actions match torch's and evaluates on onnxruntime, falling back to torch (reason logged and in "
+           "rl_eval_backend_reason) where it cannot; onnx makes that fallback an error; torch never exports",
+           "auto|onnx|torch"),
+    Option("recv_spin_us", spin_microseconds, RECV_SPIN_AUTO,
+           "microseconds the Godot driver polls for a game's reply before it blocks (saves the wake-up from a "
+           "blocking read, at the price of a busy core while waiting); auto spins 100 unless the machine is "
+           "oversubscribed (xdist workers x game instances > cores, or a 1-minute load average above the "
+           "cores); off never spins", "US|auto|off",
+           default_doc="auto: 100 µs, off when workers x instances > cores or load > cores"),
     Option("agent_cache", text_value, None,
            "folder where long_training scenarios store their trained agents with the game build's identity, "
            "and where model='cache:' finds them (relative to the rootdir)", "DIR", kind="path"),
@@ -303,6 +335,10 @@ class Settings:
     #: None: ``<artifacts>/ledger.jsonl``
     ledger: Path | None = None
     visits_baseline: Path | None = None
+    #: microseconds a Godot receive spins before blocking; RECV_SPIN_AUTO (-1): auto; 0: off
+    recv_spin_us: int = RECV_SPIN_AUTO
+    #: ``auto``, ``onnx`` or ``torch`` (:mod:`.agents.eval_backend`)
+    eval_backend: str = "auto"
     #: the folder option paths resolve against (pytest's rootdir)
     rootdir: Path = Path(".")
     #: where each value came from: a flag, an environment variable, ``ini <name>`` or ``default``

@@ -100,6 +100,12 @@ class ReplayBundle:
         data.update(actions=list(actions), hit_step=hit_step, source=self.source)
         return ReplayBundle(**data)
 
+    def with_build(self, engine: dict[str, Any]) -> ReplayBundle:
+        """A copy that records ``engine`` (an engine's ``describe()``) as the build it reproduces on."""
+        data = asdict(self)
+        data.update(engine=dict(engine), source=self.source)
+        return ReplayBundle(**data)
+
     def env_for(self, holder: str | os.PathLike[str]) -> str:
         """:attr:`env` with its path written relative to the folder of the file ``holder``."""
         return _relocated_env(self.env, self.paths, holder)

@@ -79,9 +79,10 @@ def _recorded_env(spec: ScenarioSpec) -> str:
     return env if located is None else f"{located[0]}:{spec.paths.resolve(located[1])}"
 
 
-def bundle_for(spec: ScenarioSpec, engine: Engine, signature: BugSignature, seed: int, actions: list[Any],
+def bundle_for(spec: ScenarioSpec, engine: Engine, signature: BugSignature | str, seed: int, actions: list[Any],
                hit_step: int, events: list[list[Any]], world_seed: int | None = None) -> ReplayBundle:
-    """A replay bundle for one recorded episode of a scenario."""
+    """A replay bundle for one recorded episode of a scenario (``signature``: the bug's, or its
+    description, e.g. a smoke oracle's ``smoke:stuck``)."""
     from ..scenario import jsonable
 
     env = _recorded_env(spec)
@@ -94,7 +95,8 @@ def bundle_for(spec: ScenarioSpec, engine: Engine, signature: BugSignature, seed
         options.setdefault("scene", spec.env.scene)
     scenario = spec.describe()
     scenario.update(env=env, model=str(spec.model) if spec.model is not None else None)
-    return ReplayBundle(signature=signature.describe(), env=env, seed=int(seed), actions=list(actions),
+    described = signature if isinstance(signature, str) else signature.describe()
+    return ReplayBundle(signature=described, env=env, seed=int(seed), actions=list(actions),
                         hit_step=hit_step, engine_options=options, events=events, engine=engine.describe(),
                         scenario=scenario, world_seed=world_seed)
 

@@ -1,5 +1,5 @@
-"""The one table renderer: aligned plain text (terminal, failure messages, the CLI) and Markdown
-(the run report, GitHub job summaries), from the same header and rows.
+"""The one table renderer: aligned plain text (terminal, failure messages, the CLI), Markdown
+(the run report, GitHub job summaries) and HTML (pytest-html extras), from the same header and rows.
 
 Cells are text already; formatting numbers is the caller's business (see :func:`fmt_number`).
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["fmt_number", "render_markdown_table", "render_text_table"]
+__all__ = ["fmt_number", "render_html_table", "render_markdown_table", "render_text_table"]
 
 
 def render_text_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, sep: str = "  ",
@@ -35,6 +35,18 @@ def render_markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) 
     lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
     return lines
+
+
+def render_html_table(header: Sequence[str], rows: Sequence[Sequence[str]], css_class: str = "") -> str:
+    """An HTML ``<table>`` (cells escaped); ``css_class`` names it for styling and lookup."""
+    from html import escape
+
+    def row(cells: Sequence[str], tag: str) -> str:
+        return "<tr>" + "".join(f"<{tag}>{escape(str(c))}</{tag}>" for c in cells) + "</tr>"
+
+    cls = f' class="{escape(css_class)}"' if css_class else ""
+    body = "".join(row(r, "td") for r in rows)
+    return f"<table{cls}><thead>{row(header, 'th')}</thead><tbody>{body}</tbody></table>"
 
 
 def fmt_number(value: float | int | None, digits: int = 4) -> str:

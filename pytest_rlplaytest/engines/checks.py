@@ -16,7 +16,19 @@ from .base import EngineError
 
 
 class ObservationError(EngineError):
-    """An observation does not match its declared space, or holds NaN/inf."""
+    """An observation does not match its declared space, or holds NaN/inf.
+
+    ``kind`` says which: ``"not_finite"`` (NaN/inf) or ``"out_of_space"`` (shape, keys, bounds);
+    ``observation`` is the offending observation (or the part of it that offends).
+    """
+
+    def __init__(self, message: str, kind: str = "out_of_space", observation: Any = None) -> None:
+        super().__init__(message)
+        self.kind, self.observation = kind, observation
+
+
+class RewardError(EngineError):
+    """A reward is not a finite number."""
 
 
 def check_observation(space: Any, obs: Any, where: str) -> None:
@@ -45,22 +57,22 @@ def check_observation(space: Any, obs: Any, where: str) -> None:
         arr = np.asarray(obs)
         if arr.shape != space.shape:
             raise ObservationError(f"{where}: observation shape {arr.shape} does not match the declared "
-                                   f"space's shape {space.shape}")
+                                   f"space's shape {space.shape}", observation=arr)
         if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
             bad = np.argwhere(~np.isfinite(arr))[0].tolist()
             raise ObservationError(f"{where}: observation holds {arr[tuple(bad)]} at index {bad}; "
-                                   "the game must send finite numbers")
+                                   "the game must send finite numbers", kind="not_finite", observation=arr)
         return
     if not space.contains(obs):
-        raise ObservationError(f"{where}: observation {obs!r} is not in the declared space {space}")
+        raise ObservationError(f"{where}: observation {obs!r} is not in the declared space {space}", observation=obs)
 
 
 def check_reward(reward: Any, where: str) -> float:
-    """Return ``reward`` as float, raising :class:`EngineError` for NaN/inf or non-numbers."""
+    """Return ``reward`` as float, raising :class:`RewardError` for NaN/inf or non-numbers."""
     try:
         value = float(reward)
     except (TypeError, ValueError):
-        raise EngineError(f"{where}: reward {reward!r} is not a number") from None
+        raise RewardError(f"{where}: reward {reward!r} is not a number") from None
     if not math.isfinite(value):
-        raise EngineError(f"{where}: reward is {value}; the game must send finite numbers")
+        raise RewardError(f"{where}: reward is {value}; the game must send finite numbers")
     return value

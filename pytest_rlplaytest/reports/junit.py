@@ -38,6 +38,9 @@ def record_result(item: pytest.Item, result: PlaytestResult) -> None:
     set_property(item, "rl_eval_seconds", round(result.eval_seconds, 3))
     if result.seed is not None:
         set_property(item, "rl_seed", result.seed)
+    if result.eval_backend:
+        set_property(item, "rl_eval_backend", result.eval_backend["backend"])
+        set_property(item, "rl_eval_backend_reason", result.eval_backend["reason"])
 
 
 def rl_properties(user_properties: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from .baselines import Baseline, baseline_path, list_baselines, load_baseline, write_baseline
 from .check import BaselineCheck, BaselineUsage
 from .compare import DEFAULT_TOLERANCES, assert_matches_baseline
+from .determinism import DeterminismFailure, assert_deterministic
 from .errors import (
     BaselineError,
     BaselineMissing,
@@ -47,6 +48,7 @@ __all__ = [
     "BaselineMissing",
     "BaselineUsage",
     "BaselineWarning",
+    "DeterminismFailure",
     "InconclusiveWarning",
     "MissingMetricError",
     "SequentialOutcome",
@@ -56,6 +58,7 @@ __all__ = [
     "Verdict",
     "VerdictFailure",
     "VerdictUsageError",
+    "assert_deterministic",
     "assert_frame_budget",
     "assert_matches_baseline",
     "assert_success_rate",

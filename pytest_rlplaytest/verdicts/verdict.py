@@ -18,7 +18,8 @@ from . import config as _config
 from .errors import InconclusiveWarning, VerdictFailure, VerdictUsageError
 from .table import INCONCLUSIVE, Row, render_table
 
-__all__ = ["FAILED", "INCONCLUSIVE", "PASS", "UPDATED", "Verdict", "conclude", "current_nodeid"]
+__all__ = ["FAILED", "INCONCLUSIVE", "PASS", "UPDATED", "Verdict", "conclude", "current_nodeid", "record_verdicts",
+           "take_verdicts"]
 
 PASS = "pass"
 FAILED = "fail"
@@ -70,9 +71,34 @@ def inconclusive_policy(inconclusive: str | None) -> str:
     return policy
 
 
+#: the verdicts each running test concluded, by node id (None: not recording)
+_RECORDED: dict[str, list[Verdict]] | None = None
+#: how many sessions (an outer one and pytester's inner ones) asked for recording
+_RECORDERS = [0]
+
+
+def record_verdicts(on: bool) -> None:
+    """Start (``on``) or stop keeping every concluded verdict for :func:`take_verdicts` (the HTML
+    report's extras turn it on); recording stops when every session that started it has stopped."""
+    global _RECORDED
+    _RECORDERS[0] = max(0, _RECORDERS[0] + (1 if on else -1))
+    if _RECORDERS[0] == 0:
+        _RECORDED = None
+    elif _RECORDED is None:
+        _RECORDED = {}
+
+
+def take_verdicts(nodeid: str) -> list[Verdict]:
+    """The verdicts test ``nodeid`` concluded so far, in order (forgotten afterwards)."""
+    return [] if _RECORDED is None else _RECORDED.pop(nodeid, [])
+
+
 def conclude(verdict: Verdict, inconclusive: str | None = None) -> Verdict:
     """Raise for a failure; apply the inconclusive policy; return the verdict otherwise."""
     __tracebackhide__ = True
+    nodeid = current_nodeid()
+    if _RECORDED is not None and nodeid is not None:
+        _RECORDED.setdefault(nodeid, []).append(verdict)
     if verdict.outcome == FAILED:
         raise VerdictFailure(verdict.message)
     if verdict.outcome == INCONCLUSIVE:

@@ -138,3 +138,32 @@ def test_bughunt_needs_a_signature(ledge_dir: pytest.Pytester) -> None:
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(["*rl_bughunt needs rl_scenario(bug=...)*",
                                  "*rl_scenario(bug='log:('): bug is not a valid regular expression after 'log:'*"])
+
+
+def test_cli_restamp_records_the_build_only_when_the_bug_recurs(ledge_dir: pytest.Pytester,
+                                                                capsys: pytest.CaptureFixture[str],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_rlplaytest.cli import main
+
+    shrunk, _ = _hunt(ledge_dir)
+    monkeypatch.syspath_prepend(str(ledge_dir.path))
+    data = json.loads(shrunk.read_text())
+    data["engine"]["gymnasium"] = "0.0.1"
+    old, waits = ledge_dir.path / "old.json", ledge_dir.path / "waits.json"
+    old.write_text(json.dumps(data))
+    waits.write_text(json.dumps({**data, "actions": [2] * 10}))
+    assert main(["replay", str(waits), "--restamp"]) == 1  # the bug does not recur: nothing is written
+    assert "not restamped" in capsys.readouterr().err
+    assert json.loads(waits.read_text())["engine"]["gymnasium"] == "0.0.1"
+    assert main(["replay", str(old), "--times", "2", "--restamp"]) == 0
+    assert "restamped" in capsys.readouterr().out and "gymnasium: recorded '0.0.1'" not in old.read_text()
+    restamped = json.loads(old.read_text())
+    assert restamped["engine"]["gymnasium"] != "0.0.1" and restamped["actions"] == data["actions"]
+    assert str(ledge_dir.path) not in old.read_text()  # still no absolute path in the bundle
+    import warnings
+
+    with warnings.catch_warnings(record=True) as record:  # the restamped bundle: no changed build
+        warnings.simplefilter("always")
+        assert main(["replay", str(old)]) == 0
+    assert not [w for w in record if "another build" in str(w.message)]
+    assert "build changed" not in capsys.readouterr().out

@@ -1,7 +1,7 @@
 """The README's generated parts stay in step with the code they document.
 
 The options table comes from ``settings.OPTIONS``, the ``rl_scenario`` row and argument table from
-``scenario.MARKER_ARGS``. After changing either, regenerate them: ``python tests/plugin/test_readme.py``.
+``scenario.MARKER_ARGS``, the ``rl_smoke`` argument table from ``smoke.SMOKE_ARGS``. After changing one, regenerate them: ``python tests/plugin/test_readme.py``.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ def _blocks() -> dict[str, str]:
     """source name -> the text the README must hold between its markers."""
     from pytest_rlplaytest.scenario import marker_markdown
     from pytest_rlplaytest.settings import options_markdown
+    from pytest_rlplaytest.smoke import smoke_markdown
 
-    return {"settings.OPTIONS": options_markdown(), "scenario.MARKER_ARGS": marker_markdown().partition("\n\n")[2]}
+    return {"settings.OPTIONS": options_markdown(), "scenario.MARKER_ARGS": marker_markdown().partition("\n\n")[2],
+            "smoke.SMOKE_ARGS": smoke_markdown()}
 
 
 def _marker_row() -> str:

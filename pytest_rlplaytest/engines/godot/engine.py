@@ -324,6 +324,7 @@ class GodotEngine(Engine):
                 sessions = self._launch(range(1), 2, self.agents, base_seed)
                 instances, plan = self._plan(n_envs, sessions[0])
             sessions += self._launch(range(len(sessions), instances), instances, self.agents, base_seed)
+            self._set_spin(sessions)
             venv = self._vec_env(sessions)
         except BaseException:
             for s in sessions:
@@ -335,6 +336,15 @@ class GodotEngine(Engine):
         wrapped = VecMonitor(venv)
         self._envs.append(wrapped)
         return wrapped
+
+    def _set_spin(self, sessions: list[GodotSession]) -> None:
+        """Let the sessions' receives spin as ``--rl-recv-spin-us`` says for this many instances."""
+        from .protocol import recv_spin_seconds
+
+        spin = recv_spin_seconds(self.context.settings.recv_spin_us, instances=len(sessions))
+        for session in sessions:
+            if session.conn is not None:
+                session.conn.spin_s = spin
 
     def require_episode_seeds(self, purpose: str, session: GodotSession | None = None) -> None:
         """Raise :class:`GodotSeedingError` unless the game honours per-episode reset seeds.

@@ -11,7 +11,9 @@ output lines) instead of waiting forever. A silent game fails with :class:`Godot
 Speed: the socket is a *blocking* socket whose kernel timeouts (``SO_RCVTIMEO``/``SO_SNDTIMEO``) are
 the watch slice, so a step costs one ``send`` and usually one ``recv_into`` system call (Python's
 own socket timeouts add a ``poll`` before every call); the game process is only looked at when a
-call times out. Messages are read into one reusable buffer; JSON is encoded and decoded by
+call times out. A receive may first poll the socket for a short, bounded time (``--rl-recv-spin-us``,
+:func:`recv_spin_seconds`: off when the machine is oversubscribed), which saves the wake-up from a
+blocking read when the reply comes quickly. Messages are read into one reusable buffer; JSON is encoded and decoded by
 encoder/decoder objects built once.
 
 Numbers: we send with ``allow_nan=False``. Godot prints NaN/inf as bare ``nan``/``inf`` tokens, which
@@ -21,6 +23,7 @@ are not JSON; they are rejected with the exact place they occurred (e.g. ``obs[3
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import struct
@@ -38,6 +41,9 @@ MINOR_VERSION = "7"
 POLL_SLICE_S = 0.2
 #: largest message accepted (a sanity bound against garbage lengths)
 MAX_MESSAGE_BYTES = 512 * 1024 * 1024
+#: ``--rl-recv-spin-us auto``: spin this long before blocking when the machine has a core per game
+RECV_SPIN_AUTO_US = 100
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 
 
 class GodotCrashed(EngineError):
@@ -226,6 +232,31 @@ def _set_kernel_timeouts(sock: socket.socket, seconds: float) -> bool:
 _SLICE_EXPIRED = (TimeoutError, BlockingIOError, InterruptedError)
 
 
+def recv_spin_seconds(setting: int, *, instances: int, workers: int | None = None, cpus: int | None = None,
+                      load: float | None = None) -> float:
+    """How long a receive polls the socket before it blocks (``--rl-recv-spin-us``).
+
+    ``setting``: microseconds, 0 (off) or ``-1`` (auto: :data:`RECV_SPIN_AUTO_US`, but off when the
+    machine is oversubscribed, where a spinning driver would take the core its game needs: when
+    ``workers`` x ``instances`` game processes, each with a driver waiting on it, outnumber the
+    ``cpus``, or when the machine is already busier than its cores (``load``, the 1-minute load
+    average, above ``cpus``)). ``workers`` defaults to pytest-xdist's worker count
+    (``PYTEST_XDIST_WORKER_COUNT``, 1 without ``-n``), ``cpus`` to the cores this process may run
+    on, ``load`` to ``os.getloadavg()`` (0 where there is none). Without ``MSG_DONTWAIT`` (Windows): off.
+    """
+    if setting == 0 or not _DONTWAIT:
+        return 0.0
+    if setting > 0:
+        return setting / 1e6
+    if workers is None:
+        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "") or 1)
+    if cpus is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if load is None:
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return 0.0 if workers * instances > cpus or load > cpus else RECV_SPIN_AUTO_US / 1e6
+
+
 class Connection:
     """One game's connection: framed JSON messages with deadlines and crash detection.
 
@@ -251,6 +282,9 @@ class Connection:
         if not _set_kernel_timeouts(sock, POLL_SLICE_S):
             self.sock.settimeout(POLL_SLICE_S)
         self.closed = False
+        #: seconds a receive polls the socket (non-blocking reads) before it blocks: a reply that
+        #: arrives within them skips the wake-up of a blocking read (:func:`recv_spin_seconds`)
+        self.spin_s = 0.0
         #: called whenever a receive has waited one slice (boot: reads the game's output for a
         #: fallback to human control, see :class:`.startup.StartupWatch`); None: nothing
         self.watch: Callable[[], None] | None = None
@@ -327,7 +361,9 @@ class Connection:
         if self._start == self._end:  # nothing buffered (lockstep: the usual case): one plain read
             self._start = self._end = 0
             try:
-                got = self.sock.recv_into(self._view)
+                got = self._spin() if self.spin_s else 0
+                if got <= 0:
+                    got = self.sock.recv_into(self._view)
             except _SLICE_EXPIRED:
                 got, waited = -1, POLL_SLICE_S
             except OSError:  # a broken connection: the careful path below reports it
@@ -350,6 +386,19 @@ class Connection:
         if self._start == self._end:
             self._start = self._end = 0
         return parse_message(body, what)
+
+    def _spin(self) -> int:
+        """Poll for the reply for :attr:`spin_s`: the bytes read, or -1 when none came in time
+        (an end of stream reads as -1 too: the blocking read that follows reports it)."""
+        end = time.perf_counter() + self.spin_s
+        while True:
+            try:
+                got = self.sock.recv_into(self._view, 0, _DONTWAIT)
+            except BlockingIOError:
+                if time.perf_counter() >= end:
+                    return -1
+                continue
+            return got if got > 0 else -1
 
     def request(self, message: dict[str, Any], expect: str, what: str) -> dict[str, Any]:
         """Send ``message`` and return the reply of type ``expect``."""

@@ -20,6 +20,10 @@ from pathlib import Path
 
 #: the plugin's Sync script, wherever the addon folder is
 SYNC_SCRIPT_SUFFIX = "godot_rl_agents/sync.gd"
+#: our addon's Sync script (``rlplaytest install-godot-addon``)
+ADDON_SYNC_SCRIPT_SUFFIX = "addons/rlplaytest/sync.gd"
+#: the Sync scripts of both addons a game may use (the official plugin's and rlplaytest's)
+SYNC_SCRIPT_SUFFIXES = (SYNC_SCRIPT_SUFFIX, ADDON_SYNC_SCRIPT_SUFFIX)
 
 _SECTION = re.compile(r"^\[(\w+)\s*(.*)\]\s*$")
 _ATTR = re.compile(r'(\w+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s\]]+)')
@@ -40,10 +44,27 @@ def _attrs(text: str) -> dict[str, str]:
     return {k: v.strip('"') for k, v in _ATTR.findall(text)}
 
 
-def sync_node_properties(project: Path, scene: str | None) -> dict[str, str] | None:
+def sync_scenes(project: Path) -> list[str]:
+    """Every scene of ``project`` (``res://`` paths) whose file holds a Sync node of either addon: the
+    scenes a driver can play, the main scene first, then sorted. The addons' own folders and Godot's
+    caches (``.godot/``, ``.import/``) are not searched."""
+    found = []
+    for path in sorted(project.rglob("*.tscn")):
+        rel = path.relative_to(project).as_posix()
+        if rel.startswith("addons/") or rel.startswith("."):
+            continue
+        if sync_node_properties(project, f"res://{rel}", SYNC_SCRIPT_SUFFIXES) is not None:
+            found.append(f"res://{rel}")
+    main = main_scene(project)
+    return sorted(found, key=lambda s: s != main)
+
+
+def sync_node_properties(project: Path, scene: str | None,
+                         scripts: tuple[str, ...] = (SYNC_SCRIPT_SUFFIX,)) -> dict[str, str] | None:
     """The properties the scene file sets on its Godot RL Agents Sync node (raw text values), ``{}``
     when the node uses every default, None when no Sync node is found in that file (not a
-    plugin scene, an instanced sub-scene holds it, or the scene cannot be read)."""
+    plugin scene, an instanced sub-scene holds it, or the scene cannot be read). ``scripts``: the
+    Sync scripts looked for (path suffixes; default the official plugin's)."""
     scene = scene or main_scene(project)
     if not scene or not scene.startswith("res://"):
         return None
@@ -62,7 +83,7 @@ def sync_node_properties(project: Path, scene: str | None) -> dict[str, str] | N
                 found = props
             section, props = head.group(1), {}
             attrs = _attrs(head.group(2))
-            if section == "ext_resource" and attrs.get("path", "").endswith(SYNC_SCRIPT_SUFFIX):
+            if section == "ext_resource" and attrs.get("path", "").endswith(scripts):
                 sync_ids.add(attrs.get("id", ""))
             continue
         if section == "node" and "=" in line:

@@ -21,7 +21,9 @@ extends Node
 # declared sizes goes out as plain JSON, so the driver can name the agent and key; inside a block,
 # values convert as Godot converts them to float (true -> 1.0), while reset replies are always JSON
 # and fully checked by the driver.
-# Per-step work avoids allocations it can skip: agent capabilities (has_method) are looked up once.
+# Per-step work avoids allocations it can skip: agent capabilities (has_method) are looked up once,
+# the reply's arrays are reused, and the common step (no agent done, every info empty) sends its
+# dones and infos as constant strings built once instead of printing them.
 
 const ADDON_VERSION := "0.1.0"
 const PROTOCOL_MAJOR := "0"
@@ -52,6 +54,14 @@ var f32_width := 0
 # the one observation key when there is just one (the common case gets a shorter loop)
 var f32_key := ""
 var head_buf := PoolByteArray([0, 0, 0, 0])
+# the step reply's arrays, reused every step (sized once, when the agents are collected)
+var step_obs := []
+var step_rewards := []
+var step_dones := []
+var step_infos := []
+# the JSON of the common step: no agent done, every info empty (built once: no per-step printing)
+var all_false_text := "[]"
+var all_empty_text := "[]"
 
 
 func _ready() -> void:
@@ -100,6 +110,16 @@ func _collect_agents() -> void:
 			a.rl_set_index(i)
 		caps.append([a.has_method("rl_after_step"), a.has_method("zero_reward"), a.has_method("get_done"),
 				a.has_method("get_info"), a.has_method("set_done_false"), a.has_method("rl_auto_reset")])
+	var n = agents.size()
+	for buf in [step_obs, step_rewards, step_dones, step_infos]:
+		buf.resize(n)
+	var falses = PoolStringArray()
+	var empties = PoolStringArray()
+	for _i in range(n):
+		falses.append("false")
+		empties.append("{}")
+	all_false_text = "[" + falses.join(",") + "]"
+	all_empty_text = "[" + empties.join(",") + "]"
 	agents_collected = true
 
 
@@ -291,17 +311,15 @@ func _apply_actions(actions) -> void:
 
 
 func _send_step_reply() -> void:
+	# (the common step, no agent done and every info empty, prints no JSON: constant strings)
 	steps += 1
-	var n = agents.size()
-	var obs = []
-	var rewards = []
-	var dones = []
-	var infos = []
-	obs.resize(n)
-	rewards.resize(n)
-	dones.resize(n)
-	infos.resize(n)
-	for i in range(n):
+	var obs = step_obs
+	var rewards = step_rewards
+	var dones = step_dones
+	var infos = step_infos
+	var any_done = false
+	var any_info = false
+	for i in range(agents.size()):
 		var agent = agents[i]
 		var cap = caps[i]
 		if cap[0]:
@@ -313,12 +331,15 @@ func _send_step_reply() -> void:
 		var d = agent.get_done() if cap[2] else bool(agent.get("done"))
 		var info = agent.get_info() if cap[3] else {}
 		if d:
+			any_done = true
 			if cap[4]:
 				agent.set_done_false()
 			if cap[5]:
 				info["rl_terminal_obs"] = o
 				agent.rl_auto_reset()
 				o = agent.get_obs()
+		if not info.empty():
+			any_info = true
 		obs[i] = o
 		dones[i] = d
 		infos[i] = info
@@ -328,8 +349,8 @@ func _send_step_reply() -> void:
 				"rlplaytest": telemetry.snapshot()})
 	else:
 		# (spliced by hand: base64 needs no escaping, and JSON.print escapes a long string slowly)
-		_send_text('{"type":"step","f32":"' + block + '","done":' + JSON.print(dones) + ',"info":'
-				+ JSON.print(infos) + '}')
+		_send_text('{"type":"step","f32":"' + block + '","done":' + (JSON.print(dones) if any_done else all_false_text)
+				+ ',"info":' + (JSON.print(infos) if any_info else all_empty_text) + '}')
 
 
 func _f32_block(obs: Array, rewards: Array):
