@@ -43,7 +43,8 @@ class VisitsError(RLPlaytestError, ValueError):
     """A visit-counts file that cannot be compared against."""
 
 
-def _pyplot():  # type: ignore[no-untyped-def]
+def pyplot():  # type: ignore[no-untyped-def]
+    """matplotlib.pyplot on the non-interactive Agg backend (headless CI)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -53,7 +54,7 @@ def _pyplot():  # type: ignore[no-untyped-def]
 
 
 def _save(fig: Any, out: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
@@ -65,7 +66,7 @@ def learning_curve_figure(timesteps: Sequence[float], returns: Sequence[float], 
     """The learning-curve figure: returns against timesteps with a moving average, or, with fewer
     than :data:`MIN_CURVE_EPISODES` episodes (none included), the words "too few episodes to draw a
     curve" and no points that would look like a result."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     ax.set_title(title or "learning curve", fontsize=9)
     if len(returns) < MIN_CURVE_EPISODES:
@@ -154,7 +155,7 @@ def visit_grid(result: PlaytestResult, bins: int = 40) -> VisitGrid | None:
 
 
 def _grid_image(grid: VisitGrid, values: np.ndarray, out: Path, title: str, label: str, **style: Any) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 5), dpi=100)
     extent = (grid.xedges[0], grid.xedges[-1], grid.yedges[0], grid.yedges[-1])
     image = ax.imshow(values.T, origin="lower", aspect="auto", extent=extent, **style)

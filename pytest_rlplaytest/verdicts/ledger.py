@@ -192,9 +192,9 @@ def _rolling_by_date(rows: Sequence[dict[str, Any]], window: int) -> tuple[list[
 
 def plot_ledger(entries: Sequence[dict[str, Any]], out: Path, window: int = 10) -> Path:
     """Trend plot: per test and date, the failure rate of the last ``window`` runs (dotted: alpha)."""
-    from ..reports.plots import _pyplot
+    from ..reports.plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
     by_test: dict[str, list[dict[str, Any]]] = {}
     for entry in entries:
