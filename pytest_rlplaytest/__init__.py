@@ -55,6 +55,7 @@ _LAZY = {
     "assert_success_rate": "pytest_rlplaytest.verdicts",
     "assert_matches_baseline": "pytest_rlplaytest.verdicts",
     "assert_frame_budget": "pytest_rlplaytest.verdicts",
+    "assert_no_growth": "pytest_rlplaytest.verdicts",
     "assert_training": "pytest_rlplaytest.verdicts",
     "sequential_stopper": "pytest_rlplaytest.verdicts",
     "assert_deterministic": "pytest_rlplaytest.verdicts",
@@ -99,6 +100,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (tests/plugin/test_public
     from pytest_rlplaytest.verdicts import assert_deterministic as assert_deterministic
     from pytest_rlplaytest.verdicts import assert_frame_budget as assert_frame_budget
     from pytest_rlplaytest.verdicts import assert_matches_baseline as assert_matches_baseline
+    from pytest_rlplaytest.verdicts import assert_no_growth as assert_no_growth
     from pytest_rlplaytest.verdicts import assert_success_rate as assert_success_rate
     from pytest_rlplaytest.verdicts import assert_training as assert_training
     from pytest_rlplaytest.verdicts import sequential_stopper as sequential_stopper
@@ -145,6 +147,7 @@ __all__ = [
     "assert_deterministic",
     "assert_frame_budget",
     "assert_matches_baseline",
+    "assert_no_growth",
     "assert_success_rate",
     "assert_training",
     "export_onnx",

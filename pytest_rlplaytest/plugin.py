@@ -630,6 +630,31 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 # -- reporting ----------------------------------------------------------------------------
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Engines found (versions probed once, nothing booted), seed, device, threads, Ray, folders."""
+    from .reports.ci import header_lines
+
+    return header_lines(get_settings(config))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    """JUnit attachment lines into the teardown's captured stdout; engine errors reported short."""
+    from .reports import ci
+
+    settings = get_settings(item.config)
+    if call.when == "teardown" and ci.attachments_enabled(settings, item.config):
+        lines = ci.attachment_lines(item.user_properties)
+        if lines:
+            item.add_report_section("teardown", "stdout", "\n".join(lines) + "\n")
+    report = yield
+    if call.excinfo is not None and report.failed:
+        short = ci.short_failure(item, call.excinfo, settings)
+        if short is not None:
+            report.longrepr = short
+    return report
+
+
 def _is_xdist_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
@@ -653,7 +678,11 @@ class RunSummary:
         props = rl_properties(report.user_properties)
         ran = "rl_episodes" in props or "rl_timesteps" in props or report.outcome != "passed"
         if "rl_seed" in props and ran:
-            self.rows.append({"nodeid": report.nodeid, "outcome": report.outcome, "properties": props})
+            row: dict[str, Any] = {"nodeid": report.nodeid, "outcome": report.outcome, "properties": props}
+            if report.failed:
+                crash = getattr(report.longrepr, "reprcrash", None)
+                row["message"] = getattr(crash, "message", None) or str(report.longrepr)
+            self.rows.append(row)
             if props.get("rl_summary_json") and not _is_xdist_worker(self.config):
                 from .reports.artifacts import record_outcome
 
@@ -669,8 +698,15 @@ class RunSummary:
         self.rows.sort(key=lambda row: row["nodeid"])
         for line in render_table(HEADER, summary_rows(self.rows)):
             terminalreporter.write_line(line)
-        report = write_run_report(get_settings(self.config).artifacts, self.rows)
+        settings = get_settings(self.config)
+        report = write_run_report(settings.artifacts, self.rows)
         terminalreporter.write_line(f"run report: {report}")
+        from .reports.job_summary import append_job_summary, summary_file
+
+        target = summary_file(settings.job_summary, settings.artifacts)
+        if target is not None:
+            append_job_summary(target, self.rows, settings.rootdir)
+            terminalreporter.write_line(f"job summary appended to {target}")
 
 
 __all__ = ["Playtest", "get_settings", "resolve_scenario"]

@@ -27,7 +27,7 @@ from .common.paths import PathBase
 from .errors import RLPlaytestError
 from .settings import Settings
 
-KINDS = ("custom", "locomotion", "landing", "voxel_stress", "bug_repro")
+KINDS = ("custom", "locomotion", "landing", "voxel_stress", "bug_repro", "ui", "physics_stress")
 ALGOS = ("PPO", "A2C", "DQN", "SAC", "TD3", "RecurrentPPO")
 DEFAULT_TIMESTEPS = 10_000
 

@@ -293,6 +293,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("visits_baseline", text_value, None,
            "the --rl-artifacts folder of a previous run: each test's heatmap-diff.png compares its visited cells "
            "with that run's visits.json for the same test (relative to the rootdir)", "DIR", kind="path"),
+    Option("job_summary", choice("auto", "on", "off"), "auto",
+           "append a Markdown job summary (scenario table, failed verdicts, plot links) to the file "
+           "$GITHUB_STEP_SUMMARY names; auto: whenever it is set; on: without it, into <artifacts>/job_summary.md", "auto|on|off"),
+    Option("junit_attachments", choice("auto", "on", "off"), "auto",
+           "print [[ATTACHMENT|path]] lines for each scenario test's artifact files into its captured "
+           "stdout (GitLab, Jenkins, Azure read them from the JUnit system-out); auto: with --junitxml",
+           "auto|on|off"),
+    Option("full_trace", boolean, False,
+           "show an engine error's full traceback (plugin and library frames) instead of its one-line "
+           "cause, the game's last log lines and the artifact folder (so do --tb=long and --tb=native)", is_flag=True),
 )
 
 
@@ -339,6 +349,12 @@ class Settings:
     recv_spin_us: int = RECV_SPIN_AUTO
     #: ``auto``, ``onnx`` or ``torch`` (:mod:`.agents.eval_backend`)
     eval_backend: str = "auto"
+    #: ``auto`` (on when GITHUB_STEP_SUMMARY is set), ``on`` or ``off`` (:mod:`.reports.job_summary`)
+    job_summary: str = "auto"
+    #: ``auto`` (on with --junitxml), ``on`` or ``off``: ``[[ATTACHMENT|path]]`` lines (:mod:`.reports.ci`)
+    junit_attachments: str = "auto"
+    #: keep the full traceback of engine errors (default: the short form of :mod:`.reports.ci`)
+    full_trace: bool = False
     #: the folder option paths resolve against (pytest's rootdir)
     rootdir: Path = Path(".")
     #: where each value came from: a flag, an environment variable, ``ini <name>`` or ``default``

@@ -97,3 +97,10 @@ def tiny_game(pytester: pytest.Pytester) -> pytest.Pytester:
     """A pytester folder whose conftest registers ``Coin-v0`` (and records closed envs)."""
     pytester.makeconftest(TINY_GAME)
     return pytester
+
+
+@pytest.fixture(autouse=True)
+def _no_outer_step_summary(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inner pytester runs must not append their job summaries to the GitHub step summary of the
+    run testing the plugin (the outer run still writes its own: the variable is back by then)."""
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)

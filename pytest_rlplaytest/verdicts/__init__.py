@@ -30,6 +30,7 @@ from .errors import (
     VerdictUsageError,
 )
 from .frames import assert_frame_budget
+from .leaks import assert_no_growth
 from .sequential import SequentialOutcome, SequentialStopper, sequential_outcome, sequential_stopper
 from .stats import CI_LABEL, CI_METHOD, SPRT, plan_episodes, success_interval
 from .success import assert_success_rate, decide_success_rate, episodes_to_decide
@@ -61,6 +62,7 @@ __all__ = [
     "assert_deterministic",
     "assert_frame_budget",
     "assert_matches_baseline",
+    "assert_no_growth",
     "assert_success_rate",
     "assert_training",
     "baseline_path",
