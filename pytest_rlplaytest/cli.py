@@ -10,6 +10,7 @@ Sub-commands::
     rlplaytest replay BUNDLE                         replay a bug bundle (exit 0: the bug recurs)
     rlplaytest shrink BUNDLE OUT                     shrink a bug bundle's actions (ddmin)
     rlplaytest check-training [DIR] --min-reward R   judge training runs from their TensorBoard files
+    rlplaytest ledger LEDGER [--plot OUT.png]        verdict history per test; exit 1 if one is flagged
 
 Paths follow the path rule (:mod:`pytest_rlplaytest.common.paths`): a bundle's game resolves against
 the bundle file's folder; option values (``--dir``, ``RLPLAYTEST_*``, ``GODOT_BIN``...) against
@@ -322,6 +323,38 @@ def _add_check_training(sub: Any) -> None:
     p.set_defaults(func=_cmd_check_training)
 
 
+def _cmd_ledger(args: argparse.Namespace) -> int:
+    from .verdicts.ledger import LedgerError, plot_ledger, read_ledger, render_histories, summarize
+
+    try:
+        entries = read_ledger(Path(args.ledger))
+        if not entries:
+            print(f"rlplaytest ledger: {args.ledger} holds no verdicts", file=sys.stderr)
+            return 1
+        histories = summarize(entries, alpha_factor=args.alpha_factor, level=args.level)
+    except LedgerError as exc:
+        print(f"rlplaytest ledger: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(render_histories(histories, alpha_factor=args.alpha_factor, level=args.level)))
+    if args.plot:
+        print(f"wrote {plot_ledger(entries, Path(args.plot), window=args.window)}")
+    return 1 if any(h.flagged for h in histories) else 0
+
+
+def _add_ledger(sub: Any) -> None:
+    p = sub.add_parser("ledger", help="per test: runs, failures, failure rate and its Clopper-Pearson interval "
+                       "from a verdict ledger (--rl-ledger); FLAG (exit 1) when a test fails significantly more "
+                       "often than its alpha")
+    p.add_argument("ledger", help="the JSON-lines ledger (default of a run: <artifacts>/ledger.jsonl)")
+    p.add_argument("--alpha-factor", type=float, default=1.0, help="flag only a failure rate above this many "
+                   "times alpha (default 1)")
+    p.add_argument("--level", type=float, default=0.01, help="level of the one-sided exact binomial test "
+                   "(default 0.01)")
+    p.add_argument("--plot", default=None, help="write a trend plot (failure rate of the last --window runs)")
+    p.add_argument("--window", type=int, default=10, help="runs in the plot's rolling window (default 10)")
+    p.set_defaults(func=_cmd_ledger)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``rlplaytest`` command."""
     parser = argparse.ArgumentParser(prog="rlplaytest", description="pytest-rlplaytest utilities")
@@ -362,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_shrink)
 
     _add_check_training(sub)
+    _add_ledger(sub)
     _add_init(sub)
 
     p = sub.add_parser("baselines", help="list, show or diff stored baselines")

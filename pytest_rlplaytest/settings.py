@@ -286,6 +286,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("agent_cache", text_value, None,
            "folder where long_training scenarios store their trained agents with the game build's identity, "
            "and where model='cache:' finds them (relative to the rootdir)", "DIR", kind="path"),
+    Option("ledger", text_value, None,
+           "JSON-lines ledger every success-rate verdict appends a line to (test, game build, date, n, successes, "
+           "threshold, alpha, outcome, seed); keep it between runs and read it with `rlplaytest ledger` "
+           "(relative to the rootdir)", "PATH", kind="path", default_doc="`<artifacts>/ledger.jsonl`"),
+    Option("visits_baseline", text_value, None,
+           "the --rl-artifacts folder of a previous run: each test's heatmap-diff.png compares its visited cells "
+           "with that run's visits.json for the same test (relative to the rootdir)", "DIR", kind="path"),
     Option("job_summary", choice("auto", "on", "off"), "auto",
            "append a Markdown job summary (scenario table, failed verdicts, plot links) to the file "
            "$GITHUB_STEP_SUMMARY names; auto: whenever it is set; on: without it, into <artifacts>/job_summary.md", "auto|on|off"),
@@ -335,6 +342,9 @@ class Settings:
     #: None: 3 for long_training scenarios, 0 otherwise
     engine_restarts: int | None = None
     agent_cache: Path | None = None
+    #: None: ``<artifacts>/ledger.jsonl``
+    ledger: Path | None = None
+    visits_baseline: Path | None = None
     #: microseconds a Godot receive spins before blocking; RECV_SPIN_AUTO (-1): auto; 0: off
     recv_spin_us: int = RECV_SPIN_AUTO
     #: ``auto``, ``onnx`` or ``torch`` (:mod:`.agents.eval_backend`)

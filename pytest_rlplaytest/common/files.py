@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text", "dumps_json", "folder_lock"]
+__all__ = ["append_line", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "dumps_json", "folder_lock"]
 
 
 def _umask() -> int:
@@ -87,3 +87,23 @@ def folder_lock(folder: str | os.PathLike[str]) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def append_line(path: str | os.PathLike[str], line: str) -> Path:
+    """Append one line (a newline is added) to ``path`` so concurrent writers never interleave.
+
+    The write holds :func:`folder_lock` on the file's folder and is one ``O_APPEND`` write, flushed
+    and fsynced: xdist workers appending to the same ledger each add whole lines. Creates the file
+    and its folders. Returns the path.
+    """
+    target = Path(path)
+    if "\n" in line:
+        raise ValueError("append_line writes one line: the text holds a newline")
+    with folder_lock(target.parent):
+        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            os.write(fd, (line + "\n").encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    return target

@@ -50,7 +50,6 @@ def record_playtest(item: pytest.Item, result: PlaytestResult, folder: Path, cal
     ``summary_json``, ``heatmap_png``, ``tensorboard``).
     """
     from .junit import record_result, set_property
-    from .plots import position_heatmap
     from .tensorboard import write_eval_scalars
 
     stem = "" if call == 1 else f"playtest{call}"
@@ -58,15 +57,44 @@ def record_playtest(item: pytest.Item, result: PlaytestResult, folder: Path, cal
     record_result(item, result)
     set_property(item, "rl_episodes_csv", str(paths["episodes_csv"]))
     set_property(item, "rl_summary_json", str(paths["summary_json"]))
-    heatmap = position_heatmap(result, folder / f"{stem + '-' if stem else ''}heatmap.png",
-                               title=f"visited cells: {item.nodeid}")
-    if heatmap is not None:
-        paths["heatmap_png"] = heatmap
-        set_property(item, "rl_heatmap_png", str(heatmap))
+    for prop, path in _plots(item, result, folder, f"{stem}-" if stem else "").items():
+        paths[prop] = path
+        set_property(item, f"rl_{prop}", str(path))
     if write_eval_scalars(result, folder / "tensorboard" / f"eval{call}", step=result.timesteps) is not None:
         paths["tensorboard"] = folder / "tensorboard"
         set_property(item, "rl_tensorboard", str(folder / "tensorboard"))
     return paths
+
+
+def _plots(item: pytest.Item, result: PlaytestResult, folder: Path, prefix: str) -> dict[str, Path]:
+    """The heatmaps of a playtest, by name: ``heatmap_png`` (and its ``visits.json``),
+    ``frame_cost_png`` when ``frame_ms`` comes with every step, ``heatmap_diff_png`` against the
+    same test's counts in ``--rl-visits-baseline``."""
+    from ..plugin import get_settings
+    from .plots import (
+        VisitsError,
+        frame_cost_heatmap,
+        load_visits,
+        position_heatmap,
+        visits_diff_heatmap,
+        visits_path,
+    )
+
+    out: dict[str, Path | None] = {
+        "heatmap_png": position_heatmap(result, folder / f"{prefix}heatmap.png", title=f"visited cells\n{item.nodeid}"),
+        "frame_cost_png": frame_cost_heatmap(result, folder / f"{prefix}frame-cost.png", title=item.nodeid),
+    }
+    previous_root = get_settings(item.config).visits_baseline
+    if previous_root is not None and out["heatmap_png"] is not None:
+        if not previous_root.is_dir():
+            raise VisitsError(f"--rl-visits-baseline {previous_root} is not a folder: pass the --rl-artifacts "
+                              "folder of a previous run")
+        previous = visits_path(previous_root / folder.name / f"{prefix}heatmap.png")
+        if not previous.is_file():  # the test is new since that run: nothing to compare
+            return {name: path for name, path in out.items() if path is not None}
+        out["heatmap_diff_png"] = visits_diff_heatmap(result, load_visits(previous), folder / f"{prefix}heatmap-diff.png",
+                                                      title=item.nodeid)
+    return {name: path for name, path in out.items() if path is not None}
 
 
 def record_outcome(summary_json: Path, nodeid: str, outcome: str) -> None:

@@ -33,6 +33,8 @@ class VerdictConfig:
         baselines_dir: the folder of stored baselines (``--rl-baselines-dir``, resolved).
         rootdir: pytest's rootdir (baseline paths mirror test paths relative to it).
         machine_id: ``--rl-machine-id`` (None: derived from the hardware).
+        ledger: the JSON-lines verdict ledger (``--rl-ledger``, default ``<artifacts>/ledger.jsonl``);
+            None: no ledger (verdicts called outside the plugin).
     """
 
     inconclusive: str = "fail"
@@ -41,6 +43,7 @@ class VerdictConfig:
     rootdir: Path | None = None
     #: ``--rl-machine-id``: the machine class frame-time baselines are kept under (None: derived)
     machine_id: str | None = None
+    ledger: Path | None = None
 
 
 _DEFAULT = VerdictConfig()
@@ -67,6 +70,7 @@ def configure(settings: Settings | None = None, **overrides: Any) -> contextvars
             baselines_dir=settings.baselines_dir,
             rootdir=settings.rootdir,
             machine_id=settings.machine_id,
+            ledger=settings.ledger or settings.artifacts / "ledger.jsonl",
         )
     if overrides:
         cfg = replace(cfg, **overrides)

@@ -17,6 +17,7 @@ from statistics import NormalDist
 from typing import TYPE_CHECKING
 
 from .errors import MissingMetricError, VerdictUsageError
+from .ledger import record_verdict
 from .sequential import SequentialOutcome, sequential_outcome
 from .stats import (
     ACCEPT_H0,
@@ -212,10 +213,12 @@ def _decide(result: PlaytestResult, at_least: float, alpha: float | None, beta: 
     _check_request(result, at_least)
     seq = _matching_sequential(result, at_least, alpha, beta)
     if seq is not None:
-        return conclude(sequential_verdict(seq, result), inconclusive)
-    if not 0.0 < power < 1.0:
-        raise VerdictUsageError(f"power must be in (0, 1) (beta = 1 - power), got power={power}")
-    verdict = success_rate_verdict(result, at_least, 0.05 if alpha is None else alpha, power=power, delta=delta)
+        verdict = sequential_verdict(seq, result)
+    else:
+        if not 0.0 < power < 1.0:
+            raise VerdictUsageError(f"power must be in (0, 1) (beta = 1 - power), got power={power}")
+        verdict = success_rate_verdict(result, at_least, 0.05 if alpha is None else alpha, power=power, delta=delta)
+    record_verdict(verdict, result)  # before concluding: failures are recorded too
     return conclude(verdict, inconclusive)
 
 

@@ -143,3 +143,8 @@ def test_plots_and_tensorboard_eval_scalars(pytester: pytest.Pytester) -> None:
         assert f'name="{prop}"' in xml, prop
     report = (pytester.path / "out" / "report.md").read_text()
     assert "[learning curve](" in report and "[heatmap](" in report
+    assert json.loads((folder / "visits.json").read_text())["schema_version"] == 1
+    # a later run draws its visits against the first run's counts
+    pytester.runpytest("--rl-artifacts=again", "--rl-visits-baseline=out", "--rl-timesteps=64").assert_outcomes(passed=1)
+    again = pytester.path / "again" / folder.name
+    assert (again / "heatmap-diff.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
