@@ -27,11 +27,10 @@ from ..common.table import render_html_table
 from ..verdicts.table import COLUMNS
 from ..verdicts.verdict import Verdict, record_verdicts, take_verdicts
 from .junit import rl_properties
+from .plots import PLOTS
 
-__all__ = ["PLOTS", "HtmlExtras", "verdict_html"]
+__all__ = ["HtmlExtras", "verdict_html"]
 
-#: plot properties shown, with their captions
-PLOTS = (("rl_learning_curve_png", "learning curve"), ("rl_heatmap_png", "visited cells"))
 
 
 def verdict_html(verdict: Verdict) -> str:

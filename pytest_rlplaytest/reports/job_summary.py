@@ -19,16 +19,15 @@ from typing import Any
 from ..common.files import folder_lock
 from ..common.table import render_markdown_table
 from ..verdicts.stats import CI_LABEL
+from .plots import PLOTS
 from .terminal import HEADER, summary_rows
 
-__all__ = ["ENV_VAR", "LIMIT_BYTES", "PLOT_KEYS", "append_job_summary", "render_job_summary",
+__all__ = ["ENV_VAR", "LIMIT_BYTES", "append_job_summary", "render_job_summary",
            "summary_file", "truncate"]
 
 ENV_VAR = "GITHUB_STEP_SUMMARY"
 #: GitHub's limit on one step's summary
 LIMIT_BYTES = 1024 * 1024
-#: the plots linked per test: property -> label
-PLOT_KEYS = (("rl_learning_curve_png", "learning curve"), ("rl_heatmap_png", "heatmap"))
 
 
 def summary_file(mode: str, artifacts: Path, environ: Mapping[str, str] | None = None) -> Path | None:
@@ -68,7 +67,7 @@ def render_job_summary(rows: Sequence[Mapping[str, Any]], root: Path) -> str:
     table = []
     for row, cells in zip(rows, summary_rows(rows)):
         props = row["properties"]
-        plots = [f"[{label}]({_rel(str(props[key]), root)})" for key, label in PLOT_KEYS if props.get(key)]
+        plots = [f"[{label}]({_rel(str(props[key]), root)})" for key, label in PLOTS if props.get(key)]
         table.append([*cells, ", ".join(plots) or "-"])
     failed = [row for row in rows if row["outcome"] == "failed"]
     lines = ["## rlplaytest", "",

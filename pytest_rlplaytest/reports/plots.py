@@ -26,9 +26,18 @@ from ..errors import RLPlaytestError
 if TYPE_CHECKING:
     from ..playtest import PlaytestResult
 
-__all__ = ["VisitGrid", "VisitsError", "agent_tracks", "frame_cost_grid", "frame_cost_heatmap", "learning_curve",
+__all__ = ["PLOTS", "VisitGrid", "VisitsError", "agent_tracks", "frame_cost_grid", "frame_cost_heatmap", "learning_curve",
            "learning_curve_figure", "load_visits", "position_heatmap", "spread_plane", "visit_grid", "visits_diff",
            "visits_diff_heatmap", "visits_path"]
+
+#: every plot a scenario test's artifacts may hold: (JUnit property naming its file, caption); the run
+#: report, the job summary and the HTML report all show these, in this order
+PLOTS = (
+    ("rl_learning_curve_png", "learning curve"),
+    ("rl_heatmap_png", "visited cells"),
+    ("rl_heatmap_diff_png", "visited cells vs the previous run"),
+    ("rl_frame_cost_png", "p99 frame_ms per cell"),
+)
 
 #: fewer training episodes than this draw no curve (a note says so)
 MIN_CURVE_EPISODES = 3

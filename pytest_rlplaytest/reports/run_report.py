@@ -17,6 +17,7 @@ from typing import Any
 from ..common.files import atomic_write_text
 from ..common.table import render_markdown_table
 from ..verdicts.stats import CI_LABEL, CI_METHOD, success_interval
+from .plots import PLOTS
 from .terminal import HEADER, summary_lines, summary_rows
 
 __all__ = ["render_markdown", "rows_from_artifacts", "write_run_report"]
@@ -25,8 +26,7 @@ ARTIFACT_KEYS = (
     ("rl_summary_json", "summary"),
     ("rl_episodes_csv", "episodes"),
     ("rl_tensorboard", "tensorboard"),
-    ("rl_learning_curve_png", "learning curve"),
-    ("rl_heatmap_png", "heatmap"),
+    *PLOTS,
     ("rl_replay_bundle", "replay bundle"),
 )
 
@@ -102,7 +102,8 @@ def rows_from_artifacts(root: Path) -> list[dict[str, Any]]:
             "rl_summary_json": str(summary_path),
         }
         for name, key in (("episodes.csv", "rl_episodes_csv"), ("tensorboard", "rl_tensorboard"),
-                          ("learning_curve.png", "rl_learning_curve_png"), ("heatmap.png", "rl_heatmap_png")):
+                          ("learning_curve.png", "rl_learning_curve_png"), ("heatmap.png", "rl_heatmap_png"),
+                          ("heatmap-diff.png", "rl_heatmap_diff_png"), ("frame-cost.png", "rl_frame_cost_png")):
             if (folder / name).exists():
                 props[key] = str(folder / name)
         from .training_notes import artifact_properties

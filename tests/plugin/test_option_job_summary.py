@@ -40,7 +40,7 @@ def test_summary_appended_with_table_failures_and_plot_links(pytester: pytest.Py
     row = next(line for line in text.splitlines() if line.startswith("| test_") and "test_plays" in line)
     assert "| passed |" in row and "| 2 | 128 |" in row
     folder = "out/test_summary_appended_with_table_failures_and_plot_links.py__test_plays"
-    assert f"[heatmap]({folder}/heatmap.png)" in row
+    assert f"[visited cells]({folder}/heatmap.png)" in row
     assert f"[learning curve]({folder}/learning_curve.png)" in row
     assert "data:" not in text
     assert "### Failed verdicts" in text and "test_fails_verdict`" in text
