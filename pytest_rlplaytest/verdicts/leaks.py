@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
 
 from ..common.table import fmt_number
 from .errors import VerdictUsageError
@@ -44,6 +43,8 @@ def assert_no_growth(values: Sequence[float], *, alpha: float = 0.05, what: str 
     if np.ptp(y) == 0:
         slope, p_value = 0.0, 1.0
     else:
+        from scipy import stats  # on first use: loading the plugin stays fast
+
         fit = stats.linregress(x, y, alternative="greater")
         slope, p_value = float(fit.slope), float(fit.pvalue)
     failed = p_value <= alpha

@@ -142,7 +142,7 @@ def test_plots_and_tensorboard_eval_scalars(pytester: pytest.Pytester) -> None:
     for prop in ("rl_learning_curve_png", "rl_heatmap_png", "rl_tensorboard", "rl_model"):
         assert f'name="{prop}"' in xml, prop
     report = (pytester.path / "out" / "report.md").read_text()
-    assert "[learning curve](" in report and "[heatmap](" in report
+    assert "[learning curve](" in report and "[visited cells](" in report
     assert json.loads((folder / "visits.json").read_text())["schema_version"] == 1
     # a later run draws its visits against the first run's counts
     pytester.runpytest("--rl-artifacts=again", "--rl-visits-baseline=out", "--rl-timesteps=64").assert_outcomes(passed=1)
