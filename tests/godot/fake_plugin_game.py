@@ -142,7 +142,10 @@ class AIController:
         return {key: {"size": [len(value)], "space": "box"} for key, value in obs.items()}
 
     def get_action_space(self) -> dict[str, Any]:
-        return ACTION_SPACES[self.player.opts.get("fake_actions", "discrete")]
+        """The game's (each AIController subclass declares its own; P4 sync.gd:98-102 sends one per
+        agent): ``--fake_actions`` names one of ACTION_SPACES, or one per player, comma-separated."""
+        kinds = self.player.opts.get("fake_actions", "discrete").split(",")
+        return ACTION_SPACES[kinds[self.player.index % len(kinds)]]
 
     def set_action(self, action: dict[str, Any]) -> None:
         self.player.action = action

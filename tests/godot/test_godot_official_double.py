@@ -61,10 +61,26 @@ def test_make_env_on_a_multi_agent_official_scene(make_engine, fake_godot4: Path
         _engine(make_engine, fake_godot4).make_env()
 
 
-def test_several_policies_fail_naming_them(make_engine, fake_godot4: Path) -> None:
+def test_several_policies_are_grouped_with_their_spaces(make_engine, fake_godot4: Path) -> None:
+    engine = _engine(make_engine, fake_godot4, "--fake_scene=III", "--fake_policies=red,blue,red",
+                     "--fake_actions=discrete,continuous,discrete")
+    venv = engine.make_vec_env(n_envs=6).venv  # two instances: groups over both
+    assert venv.policy_groups == {"red": [0, 2, 3, 5], "blue": [1, 4]}
+    assert venv.mixed_spaces
+    assert str(venv.policy_spaces["red"][1]) == "Discrete(3)" and venv.policy_spaces["blue"][1].shape == (3,)
+    obs = venv.reset()
+    assert isinstance(obs, list) and len(obs) == 6 and obs[1].shape == (4,)
+    actions = [np.int64(2), np.array([1.0, 0.0, 0.0]), np.int64(1)] * 2
+    obs, rewards, _, _ = venv.step(actions)
+    np.testing.assert_array_equal(rewards, [16, 8, 8] * 2)  # each agent got its own policy's action dict
+
+
+def test_agents_of_one_policy_with_different_spaces_fail_naming_it(make_engine, fake_godot4: Path) -> None:
     with pytest.raises(GodotMultiPolicyError) as err:
-        _engine(make_engine, fake_godot4, "--fake_scene=III", "--fake_policies=red,blue,red").make_vec_env()
-    assert "'red' (2 agents), 'blue' (1 agent)" in str(err.value) and "same policy_name" in str(err.value)
+        _engine(make_engine, fake_godot4, "--fake_scene=II", "--fake_policies=red,red",
+                "--fake_actions=discrete,continuous").make_vec_env()
+    assert "agents 0 and 1 both train policy 'red' but declare different spaces" in str(err.value)
+    assert "own policy_name" in str(err.value)
 
 
 def test_call_with_human_agents_in_the_scene(make_engine, fake_godot4: Path) -> None:

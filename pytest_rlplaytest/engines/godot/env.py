@@ -20,12 +20,15 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
 from ...telemetry import EPISODE_SEED_KEY
 from ..base import EngineError
+from .policies import MixedObsCodec
 from .session import GodotSession, _row
 
 
 def _concat(parts: Sequence[Any]) -> Any:
     if len(parts) == 1:
         return parts[0]
+    if isinstance(parts[0], list):  # (policies with different spaces: one observation per agent)
+        return [row for part in parts for row in part]
     if isinstance(parts[0], dict):
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     return np.concatenate(parts)
@@ -56,6 +59,15 @@ class GodotVecEnv(VecEnv):
                 raise EngineError("game instances declare different spaces; they must run the same scene")
         self._offsets: list[int] = np.cumsum([0] + [s.n_agents for s in self.sessions]).tolist()
         super().__init__(self._offsets[-1], first.obs_codec.space(), first.action_codec.space())
+        #: env indices per policy name (the agents' ``policy_name``), over every instance
+        self.policy_groups: dict[str, list[int]] = {
+            name: [off + i for s, off in zip(self.sessions, self._offsets) for i in s.policy_groups.get(name, [])]
+            for name in first.policy_groups}
+        #: each policy's (observation space, action space)
+        self.policy_spaces: dict[str, tuple[gym.Space[Any], gym.Space[Any]]] = {
+            name: (obs.space(), act.space()) for name, (obs, act) in first.policy_codecs.items()}
+        #: the policies' spaces differ: observations and actions are lists with one entry per agent
+        self.mixed_spaces = isinstance(first.obs_codec, MixedObsCodec)
         self._actions: Any = None
         self._log_cursors: dict[int, int] = {}
         self.closed = False
@@ -99,7 +111,7 @@ class GodotVecEnv(VecEnv):
         return _concat(parts)
 
     def step_async(self, actions: np.ndarray) -> None:
-        self._actions = np.asarray(actions)
+        self._actions = actions if isinstance(actions, list) else np.asarray(actions)
         if len(self.sessions) == 1:
             self.sessions[0].send_actions(self._actions)
             return

@@ -35,7 +35,6 @@ inspected value by value, so errors still name the agent, key and index.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,15 @@ import numpy as np
 from ...telemetry import EPISODE_SEED_KEY
 from ..base import EngineError
 from .binary import GameLocation, GodotBinary, build_command
+from .policies import (
+    GodotMultiPolicyError,  # noqa: F401  (re-exported: its home was this module)
+    MixedActionCodec,
+    MixedObsCodec,
+    build_codecs,
+    check_group_spaces,
+    group_agents,
+    policy_names,
+)
 from .process import GodotProcess
 from .protocol import Connection, GodotCrashed, GodotScriptError, Listener, ProtocolError, handshake_message
 from .scenefile import sync_node_properties
@@ -62,10 +70,6 @@ from .startup import (
 _NUMBER_TYPES = frozenset({float, int})
 _BOOL_TYPES = frozenset({bool})
 TERMINAL_OBS_WIRE_KEY = "rl_terminal_obs"
-
-
-class GodotMultiPolicyError(EngineError):
-    """The scene trains several policies (``agent_policy_names``); only one shared policy is supported."""
 
 
 @dataclass
@@ -102,13 +106,16 @@ class GodotSession:
         self.process: GodotProcess | None = None
         self.conn: Connection | None = None
         self.n_agents = 0
-        self.obs_codec: ObsCodec | None = None
-        self.action_codec: ActionCodec | None = None
+        self.obs_codec: ObsCodec | MixedObsCodec | None = None
+        self.action_codec: ActionCodec | MixedActionCodec | None = None
         self.env_info: dict[str, Any] = {}
         self.addon_info: dict[str, Any] = {}
         self.auto_reset = False
         self.run: GameRun | None = None
         self.policy_names: list[str] = []
+        #: agent indices per policy name (``agent_policy_names``), and each policy's codecs
+        self.policy_groups: dict[str, list[int]] = {}
+        self.policy_codecs: dict[str, tuple[ObsCodec, ActionCodec]] = {}
         self.boot_seconds = float("nan")
         self.first_obs_seconds = float("nan")
         self.steps = 0
@@ -267,40 +274,18 @@ class GodotSession:
                 raise ProtocolError(f"{where}: {name} must be one object or a list of {n} (one per agent), got "
                                     f"{str(value)[:120]}")
         assert isinstance(obs_spaces, list) and isinstance(act_spaces, list)
-        self.policy_names = self._policy_names(info, n, where)
-        for i in range(1, n):
-            if obs_spaces[i] != obs_spaces[0] or act_spaces[i] != act_spaces[0]:
-                raise ProtocolError(
-                    f"{where}: agent {i}'s spaces differ from agent 0's ({obs_spaces[i]} / {act_spaces[i]} vs "
-                    f"{obs_spaces[0]} / {act_spaces[0]}); a playtest trains one shared policy, so all agents "
-                    "of a scene must declare the same observation and action spaces"
-                )
+        self.policy_names = policy_names(info, n, where)
+        self.policy_groups = group_agents(self.policy_names)
+        check_group_spaces(self.policy_groups, obs_spaces, act_spaces, where)
         self.n_agents = n
         self._episode_seeds = [None] * n
         self._episode_steps = np.zeros(n, dtype=np.int64)
-        self.obs_codec = ObsCodec(obs_spaces[0], where=where)
-        self.action_codec = ActionCodec(act_spaces[0], where=where)
+        self.obs_codec, self.action_codec, self.policy_codecs = build_codecs(
+            self.policy_groups, obs_spaces, act_spaces, where)
         self.env_info = info
         extra = info.get("rlplaytest")
         self.addon_info = dict(extra) if isinstance(extra, dict) else {}
         self.auto_reset = bool(self.addon_info.get("auto_reset", False))
-
-    def _policy_names(self, info: dict[str, Any], n: int, where: str) -> list[str]:
-        """``agent_policy_names`` (main branch ``sync.gd:380-383, 437``; godot3 sends none): one
-        shared policy is all a playtest trains, so several fail here, named."""
-        names = info.get("agent_policy_names")
-        if not isinstance(names, list):
-            return ["shared_policy"] * n
-        counts = Counter(str(x) for x in names)
-        if len(counts) > 1:
-            listed = ", ".join(f"{name!r} ({k} agent{'s' if k > 1 else ''})" for name, k in counts.items())
-            raise GodotMultiPolicyError(
-                f"{where}: the scene's Training agents use {len(counts)} policies: {listed} "
-                "(agent_policy_names, the AIControllers' policy_name). pytest-rlplaytest trains one shared "
-                "policy per scene; several policies are not supported yet. Give every Training agent the "
-                "same policy_name, or set the agents of the other policies to Human or Onnx Inference "
-                "control_mode for this scenario.")
-        return [str(x) for x in names]
 
     def _check_agent_count(self, flavour: str) -> None:
         spec, n = self.spec, self.n_agents
@@ -455,8 +440,8 @@ class GodotSession:
         for i in np.flatnonzero(dones):
             info = infos[i]
             if TERMINAL_OBS_WIRE_KEY in info:
-                info["terminal_observation"] = codec.decode_one(
-                    info.pop(TERMINAL_OBS_WIRE_KEY), f"{where}, agent {i}, terminal observation")
+                info["terminal_observation"] = codec.decode_agent(
+                    int(i), info.pop(TERMINAL_OBS_WIRE_KEY), f"{where}, agent {i}, terminal observation")
             else:
                 info["terminal_observation"] = _row(obs, int(i))
             info["TimeLimit.truncated"] = bool(info.get("TimeLimit.truncated", False) or info.get("truncated", False))

@@ -262,6 +262,10 @@ class ObsCodec:
             return {k: v[0] for k, v in batch.items()}
         return batch[0]
 
+    def decode_agent(self, agent: int, obs: Any, where: str) -> Any:
+        """:meth:`decode_one` for agent ``agent`` (every agent has this codec's space)."""
+        return self.decode_one(obs, where)
+
 
 @dataclass(frozen=True)
 class ActKey:
