@@ -124,6 +124,9 @@ class PlaytestResult:
     #: which runtime played the episodes and why (``backend``: ``onnx`` or ``torch``, ``reason``;
     #: :mod:`.agents.eval_backend`); empty when the caller did not choose one
     eval_backend: dict[str, str] = field(default_factory=dict)
+    #: a multi-policy scene: each policy's own result (its agents' episodes), by policy name;
+    #: empty for one shared policy
+    policies: dict[str, PlaytestResult] = field(default_factory=dict)
 
     # -- counts ---------------------------------------------------------------------------
     @property
@@ -250,6 +253,8 @@ class PlaytestResult:
         for e in self.episodes:
             for name, count in e.events.items():
                 out["events"][name] = out["events"].get(name, 0) + count
+        if self.policies:
+            out["policies"] = {name: sub.summary() for name, sub in self.policies.items()}
         return out
 
     def to_csv(self, path: str | Path) -> Path:
@@ -424,3 +429,14 @@ def finish_playtest(episodes: list[Episode], *, seed: int | None, eval_seconds: 
     if callable(attach):  # a sequential test records its decision on the result
         attach(result)
     return result
+
+
+def split_by_policy(result: PlaytestResult, groups: Mapping[str, Sequence[int]]) -> dict[str, PlaytestResult]:
+    """Each policy's :class:`PlaytestResult`: the episodes its agents (env indices ``groups[name]``)
+    played, in order, with the run's seed and timing."""
+    out = {}
+    for name, idx in groups.items():
+        mine = set(idx)
+        out[name] = PlaytestResult(episodes=[e for e in result.episodes if e.env_index in mine], seed=result.seed,
+                                   eval_seconds=result.eval_seconds, stopped_early=result.stopped_early)
+    return out

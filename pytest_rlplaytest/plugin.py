@@ -296,6 +296,9 @@ def rl_agent(
     seed_everything(spec.seed, spec.torch_threads)
     error = None
     try:
+        multi = _multi_policy_agent(request.node, spec, rl_env, rl_artifacts)
+        if multi is not None:
+            return multi
         if spec.model is not None:
             agent = load_agent(spec, rl_env)
             request.node.stash[TRAINING_KEY] = record_stored_agent(request.node, str(spec.model), None)
@@ -312,6 +315,33 @@ def rl_agent(
     if error is not None:
         pytest.fail(error, pytrace=False)
     return model  # type: ignore[no-any-return]
+
+
+def _multi_policy_agent(item: pytest.Item, spec: ScenarioSpec, venv: VecEnv, artifacts: Path) -> Agent | None:
+    """A scene whose agents train several policies: one model per policy, trained in rounds or
+    loaded from ``model={name: path}`` (:mod:`.agents.multipolicy`); None for one shared policy."""
+    from .agents.multipolicy import check_single_policy_model, is_multi_policy, load_policies, train_policies
+    from .reports.junit import set_property
+
+    if not is_multi_policy(venv):
+        check_single_policy_model(spec)
+        return None
+    if spec.models:
+        agent = load_policies(spec, venv)
+        item.stash[TRAINING_KEY] = {"timesteps": 0, "seconds": 0.0, "models": dict(spec.model_labels)}
+        return agent
+    if not spec.trains:
+        raise ScenarioError(f"{spec.nodeid}: the scene's agents train the policies "
+                            f"{', '.join(map(repr, venv.policy_groups))}: give model={{name: path}}, one per policy")  # type: ignore[attr-defined]
+    agent, record = train_policies(spec, venv, artifacts)
+    item.stash[TRAINING_KEY] = record
+    set_property(item, "rl_timesteps", record["timesteps"])
+    set_property(item, "rl_train_seconds", round(record["seconds"], 3))
+    for name, entry in record["policies"].items():
+        set_property(item, f"rl_policy_{name}_timesteps", entry["timesteps"])
+        if "model" in entry:
+            set_property(item, f"rl_policy_{name}_model", entry["model"])
+    return agent  # type: ignore[return-value]
 
 
 class Playtest:
@@ -425,6 +455,11 @@ class Playtest:
             if own_env:
                 venv.close()
         result.eval_backend = backend.describe()
+        groups = getattr(backend.agent, "groups", None)
+        if groups is not None:  # a multi-policy agent: each policy's episodes reported on their own
+            from .playtest import split_by_policy
+
+            result.policies = split_by_policy(result, groups)
         return self._described(result)
 
     def eval_backend(self, deterministic: bool) -> EvalBackend:
@@ -453,6 +488,10 @@ class Playtest:
         result.timesteps = int(training.get("timesteps", 0))
         result.train_seconds = float(training.get("seconds", 0.0))
         result.training = dict(training)
+        for name, sub in result.policies.items():
+            sub.scenario, sub.engine, sub.eval_backend = result.scenario, result.engine, result.eval_backend
+            sub.training = dict(training.get("policies", {}).get(name, {}))
+            sub.timesteps = int(sub.training.get("timesteps", 0))
         return result
 
 

@@ -102,9 +102,15 @@ def text(value: Any) -> str:
 MODEL_CACHE = "cache:"
 
 
-def stored_agent(value: Any) -> str:
-    """A path (string) to a ``.zip`` or ``.onnx`` file, resolved later against the test file, or
-    ``"cache:"`` (the agent cache)."""
+def stored_agent(value: Any) -> Any:
+    """A path (string) to a ``.zip`` or ``.onnx`` file, resolved later against the test file,
+    ``"cache:"`` (the agent cache), or a mapping policy name -> such a path (multi-policy scenes)."""
+    if isinstance(value, Mapping):
+        if not value:
+            raise ValueError("a mapping of policy names to models must not be empty")
+        if MODEL_CACHE in value.values():
+            raise ValueError("'cache:' is for one shared policy; map each policy name to a .zip or .onnx path")
+        return {str(name): stored_agent(path) for name, path in value.items()}
     if value == MODEL_CACHE:
         return MODEL_CACHE
     if not isinstance(value, (str, Path)):
@@ -179,7 +185,8 @@ MARKER_ARGS: tuple[MarkerArg, ...] = (
     MarkerArg("algo", f"training algorithm, one of {', '.join(ALGOS)}", "PPO", one_of(ALGOS, suggest=True)),
     MarkerArg("timesteps", "training budget in timesteps (capped by --rl-timesteps)", DEFAULT_TIMESTEPS, whole(1)),
     MarkerArg("model", "load this stored agent (.zip or .onnx, relative to the test file's folder) instead of "
-              "training; 'cache:' takes the newest compatible agent of --rl-agent-cache", None, stored_agent),
+              "training; 'cache:' takes the newest compatible agent of --rl-agent-cache; a multi-policy scene: "
+              "a dict policy name -> path", None, stored_agent),
     MarkerArg("episodes", "evaluation episodes", None, whole(1), default_doc="--rl-episodes (20)"),
     MarkerArg("seed", "pin this test's seed", None, whole(0), default_doc="derived from --rl-seed and the node id"),
     MarkerArg("success", "an info key or event that is truthy at an episode's end, or a callable(Episode) -> bool",
@@ -271,6 +278,10 @@ class ScenarioSpec:
     model: Path | None = None
     #: ``model=`` as the marker wrote it (relative to the test file): machine-independent
     model_label: str | None = None
+    #: ``model={name: path}``: one stored agent per policy of a multi-policy scene (resolved paths)
+    models: Mapping[str, Path] = field(default_factory=lambda: MappingProxyType({}))
+    #: those paths as the marker wrote them
+    model_labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     episodes: int = 20
     success: str | Callable[..., Any] | None = None
     algo_kwargs: Mapping[str, Any] = field(default_factory=dict)
@@ -304,7 +315,7 @@ class ScenarioSpec:
     @property
     def trains(self) -> bool:
         """True when the agent is trained (no stored ``model``, not from the agent cache)."""
-        return self.model is None and not self.model_cache
+        return self.model is None and not self.model_cache and not self.models
 
     @property
     def env_label(self) -> str:
@@ -324,7 +335,8 @@ class ScenarioSpec:
             "kind": self.kind,
             "algo": self.algo,
             "timesteps": self.timesteps if self.trains else 0,
-            "model": MODEL_CACHE if self.model_cache else self.model_label or (str(self.model) if self.model else None),
+            "model": MODEL_CACHE if self.model_cache else self.model_label or (str(self.model) if self.model else None)
+            or (dict(self.model_labels) or None),
             "episodes": self.episodes,
             "seed": self.seed,
             "success": success if isinstance(success, str) or success is None else getattr(
@@ -438,7 +450,8 @@ def build_spec(
         from .agents.hyperparams import apply_hyperparams_file
 
         c = apply_hyperparams_file(c, given=frozenset(kw), paths=paths, nodeid=nodeid)
-    model = c["model"] if c["model"] != MODEL_CACHE else None
+    models = c["model"] if isinstance(c["model"], dict) else {}
+    model = c["model"] if c["model"] != MODEL_CACHE and not models else None
     cap = settings.timesteps
     return ScenarioSpec(
         env=env, nodeid=nodeid,
@@ -456,4 +469,6 @@ def build_spec(
         torch_threads=settings.torch_threads, paths=paths, normalize=c["normalize"], hyperparams=c.get("hyperparams"),
         engine_restarts=settings.engine_restarts if settings.engine_restarts is not None else 3 if long_training else 0,
         model_cache=c["model"] == MODEL_CACHE,
+        models=MappingProxyType({name: paths.resolve(p) for name, p in models.items()}),
+        model_labels=MappingProxyType(dict(models)),
     )

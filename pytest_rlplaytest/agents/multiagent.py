@@ -174,6 +174,15 @@ class PolicyView(VecEnv):
         return (take_rows(obs, mine), np.asarray(rewards)[mine], np.asarray(dones)[mine],
                 [infos[i] for i in mine.tolist()])
 
+    def adopt(self, other: PolicyView) -> None:
+        """Take ``other``'s latest full observations and episode starts (``other`` views the same
+        ``venv`` and stepped it last), so this view's learner resumes where the game is now."""
+        self._full_obs, self._starts = other._full_obs, other._starts.copy()
+
+    def current(self) -> tuple[Any, np.ndarray]:
+        """This view's agents' latest observations and episode-start flags."""
+        return take_rows(self._full_obs, self.mine), self._starts[self.mine].copy()
+
     # -- the rest of the VecEnv interface, on this view's agents ----------------------------
     def _full_indices(self, indices: Any) -> list[int]:
         return [int(self.mine[i]) for i in self._get_indices(indices)]

@@ -38,6 +38,14 @@ def record_result(item: pytest.Item, result: PlaytestResult) -> None:
     set_property(item, "rl_eval_seconds", round(result.eval_seconds, 3))
     if result.seed is not None:
         set_property(item, "rl_seed", result.seed)
+    for name, sub in result.policies.items():  # a multi-policy scene: each policy's own figures
+        low, high = sub.success_interval
+        judged = bool(sub.judged)
+        set_property(item, f"rl_policy_{name}_episodes", sub.n_episodes)
+        set_property(item, f"rl_policy_{name}_mean_return", float(sub.returns.mean()) if sub.n_episodes else float("nan"))
+        set_property(item, f"rl_policy_{name}_success_rate", sub.success_rate if judged else "n/a")
+        set_property(item, f"rl_policy_{name}_success_ci_low", low if judged else "n/a")
+        set_property(item, f"rl_policy_{name}_success_ci_high", high if judged else "n/a")
     if result.eval_backend:
         set_property(item, "rl_eval_backend", result.eval_backend["backend"])
         set_property(item, "rl_eval_backend_reason", result.eval_backend["reason"])
