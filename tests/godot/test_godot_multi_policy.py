@@ -1,0 +1,79 @@
+"""Multi-policy scenes: agents with different policy_names (and spaces) train one policy each in
+the same game instances, are reported per policy, stored per policy and load back (main-branch
+double, fake_godot4.py: ``agent_policy_names`` and per-agent spaces, sync.gd:98-102, 380-383,
+428-438 at bf5d6a2)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+SCENE = ('godot_args=["--fake_scene=III", "--fake_policies=red,blue,red", "--fake_actions=discrete,continuous,discrete", '
+         '"--fake_episode_frames=100000", "--fake_connect_delay_ms=100"]')
+
+
+def _props(xml: Path) -> dict[str, dict[str, str]]:
+    out = {}
+    for case in ET.parse(xml).getroot().iter("testcase"):
+        out[case.get("name", "")] = {p.get("name", ""): p.get("value", "") for p in case.iter("property")}
+    return out
+
+
+def test_two_policies_train_report_store_and_load(pytester: pytest.Pytester, fake_godot4: Path) -> None:
+    project = fake_godot4.parent / "project"
+    pytester.makepyfile(
+        f"""
+        import shutil
+        from pathlib import Path
+
+        import pytest
+
+        HERE = Path(__file__).parent
+
+        @pytest.mark.rl_scenario(env="godot:{project}", max_episode_steps=4, timesteps=64, episodes=4, seed=3,
+                                 algo_kwargs=dict(n_steps=8, batch_size=8, n_epochs=1), {SCENE})
+        def test_train(rl_playtest, rl_agent, rl_artifacts):
+            assert sorted(rl_agent.policies) == ["blue", "red"]
+            assert rl_agent.groups == {{"red": [0, 2], "blue": [1]}}
+            assert rl_agent.policies["red"].num_timesteps == 64 and rl_agent.policies["blue"].num_timesteps == 64
+            assert rl_agent.policies["blue"].action_space.shape == (3,)  # its own space: continuous
+            assert str(rl_agent.policies["red"].action_space) == "Discrete(3)"
+            result = rl_playtest()
+            assert result.n_episodes == 4
+            red, blue = result.policies["red"], result.policies["blue"]
+            assert sorted(e.env_index for e in red.episodes) == [0, 0, 2] and [e.env_index for e in blue.episodes] == [1]
+            assert red.timesteps == 64 and blue.training["agents"] == 1
+            for name in ("red", "blue"):
+                zip_path = rl_artifacts / "policies" / name / "model.zip"
+                assert zip_path.is_file()
+                shutil.copy(zip_path, HERE / f"{{name}}.zip")
+
+        @pytest.mark.rl_scenario(env="godot:{project}", max_episode_steps=4, episodes=2, seed=3,
+                                 model={{"red": "red.zip", "blue": "blue.zip"}}, {SCENE})
+        def test_load(rl_playtest, rl_agent):
+            from stable_baselines3 import PPO
+
+            assert isinstance(rl_agent.policies["red"], PPO) and rl_agent.policies["blue"].action_space.shape == (3,)
+            result = rl_playtest()
+            assert sorted(result.policies) == ["blue", "red"]
+
+        @pytest.mark.rl_scenario(env="godot:{project}", max_episode_steps=4, episodes=2, seed=3,
+                                 model={{"red": "red.zip", "green": "blue.zip"}}, {SCENE})
+        def test_unknown_policy(rl_agent):
+            pass
+        """
+    )
+    result = pytester.runpytest(f"--godot-bin={fake_godot4}", "-p", "no:cacheprovider", "--junitxml=out.xml")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*names policy 'green', but the scene's agents train the policies 'red', 'blue'*"])
+    props = _props(pytester.path / "out.xml")["test_train"]
+    assert props["rl_policy_red_episodes"] == "3" and props["rl_policy_blue_episodes"] == "1"
+    assert props["rl_policy_red_timesteps"] == "64" and props["rl_policy_blue_timesteps"] == "64"
+    assert props["rl_timesteps"] == "128"
+    for name in ("red", "blue"):
+        assert props[f"rl_policy_{name}_model"].endswith(f"policies/{name}/model.zip")
+        float(props[f"rl_policy_{name}_mean_return"])
+    loaded = _props(pytester.path / "out.xml")["test_load"]
+    assert loaded["rl_policy_red_episodes"] == "1" and loaded["rl_policy_blue_episodes"] == "1"
