@@ -45,6 +45,11 @@ def test_two_policies_train_report_store_and_load(pytester: pytest.Pytester, fak
             red, blue = result.policies["red"], result.policies["blue"]
             assert sorted(e.env_index for e in red.episodes) == [0, 0, 2] and [e.env_index for e in blue.episodes] == [1]
             assert red.timesteps == 64 and blue.training["agents"] == 1
+            from pytest_rlplaytest.agents import check_onnx_matches, export_onnx
+
+            for name in ("red", "blue"):  # each policy exports to ONNX on its own, agreeing with torch
+                onnx_path = export_onnx(rl_agent.policies[name], rl_artifacts / f"{{name}}.onnx")
+                assert check_onnx_matches(rl_agent.policies[name], onnx_path, n=32, seed=0) == 1.0
             for name in ("red", "blue"):
                 zip_path = rl_artifacts / "policies" / name / "model.zip"
                 assert zip_path.is_file()
