@@ -469,6 +469,5 @@ def build_spec(
         torch_threads=settings.torch_threads, paths=paths, normalize=c["normalize"], hyperparams=c.get("hyperparams"),
         engine_restarts=settings.engine_restarts if settings.engine_restarts is not None else 3 if long_training else 0,
         model_cache=c["model"] == MODEL_CACHE,
-        models=MappingProxyType({name: paths.resolve(p) for name, p in models.items()}),
-        model_labels=MappingProxyType(dict(models)),
+        models=MappingProxyType({n: paths.resolve(p) for n, p in models.items()}), model_labels=MappingProxyType(models),
     )
