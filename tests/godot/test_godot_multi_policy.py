@@ -82,3 +82,28 @@ def test_two_policies_train_report_store_and_load(pytester: pytest.Pytester, fak
         float(props[f"rl_policy_{name}_mean_return"])
     loaded = _props(pytester.path / "out.xml")["test_load"]
     assert loaded["rl_policy_red_episodes"] == "1" and loaded["rl_policy_blue_episodes"] == "1"
+
+
+@pytest.mark.needs_godot
+def test_two_policies_on_the_real_engine_with_our_addon(pytester: pytest.Pytester, counter_project: Path) -> None:
+    """counter_project/teams.tscn: two agents on rlplaytest's addon, policy_name "red" and "blue"."""
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.rl_scenario(env="godot:{counter_project}", scene="res://teams.tscn", agents=2, timesteps=32,
+                                 episodes=2, max_episode_steps=4, seed=5,
+                                 algo_kwargs=dict(n_steps=8, batch_size=8, n_epochs=1))
+        def test_teams(rl_playtest, rl_agent, rl_artifacts):
+            assert rl_agent.groups == {{"red": [0], "blue": [1]}}
+            assert [rl_agent.policies[n].num_timesteps for n in ("red", "blue")] == [32, 32]
+            result = rl_playtest()
+            assert [len(result.policies[n].episodes) for n in ("red", "blue")] == [1, 1]
+            assert result.engine["plugin"].startswith("rlplaytest addon")
+            assert all((rl_artifacts / "policies" / n / "model.zip").is_file() for n in ("red", "blue"))
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "--junitxml=out.xml")
+    result.assert_outcomes(passed=1)
+    props = _props(pytester.path / "out.xml")["test_teams"]
+    assert props["rl_policy_red_episodes"] == "1" and props["rl_policy_blue_episodes"] == "1"
