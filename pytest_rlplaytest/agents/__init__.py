@@ -18,6 +18,8 @@ One concern per module:
 * :mod:`.normalize`: ``VecNormalize`` statistics saved with the model, :class:`NormalizedAgent`.
 * :mod:`.hyperparams`: rl-zoo3 style hyperparameter files.
 * :mod:`.cache`: the agent cache (``--rl-agent-cache``, ``model="cache:"``).
+* :mod:`.multiagent`: :class:`~.multiagent.PolicyView`, one learner's agents of a full ``VecEnv``.
+* :mod:`.multipolicy`: one policy per ``policy_name`` of a scene: rounds of training, loading.
 
 Names are imported from their module on first use, so importing this package imports neither torch
 nor SB3; training imports SB3, exporting imports torch.
