@@ -30,3 +30,19 @@ def test_mapping_resolves_each_path_and_does_not_train(tmp_path: Path) -> None:
 def test_bad_mappings_are_named(tmp_path: Path, model: object, message: str) -> None:
     with pytest.raises(ScenarioError, match=message):
         _spec(tmp_path, model)
+
+
+def test_mapping_on_a_one_policy_game_fails_naming_the_fix(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.rl_scenario(env="CartPole-v1", model={"red": "red.zip"})
+        def test_one(rl_agent):
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*maps policy names to models, but the scene's agents all train one policy; "
+                                 "give model='<path>.zip' instead*"])

@@ -45,6 +45,9 @@ def test_two_policies_train_report_store_and_load(pytester: pytest.Pytester, fak
             red, blue = result.policies["red"], result.policies["blue"]
             assert sorted(e.env_index for e in red.episodes) == [0, 0, 2] and [e.env_index for e in blue.episodes] == [1]
             assert red.timesteps == 64 and blue.training["agents"] == 1
+            import json
+            summary = json.loads((rl_artifacts / "summary.json").read_text())["summary"]
+            assert summary["policies"]["red"]["episodes"] == 3 and summary["policies"]["blue"]["episodes"] == 1
             from pytest_rlplaytest.agents import check_onnx_matches, export_onnx
 
             for name in ("red", "blue"):  # each policy exports to ONNX on its own, agreeing with torch
