@@ -1,7 +1,7 @@
 """Running Godot games as Stable-Baselines3 / Gymnasium environments.
 
 * :class:`GodotVecEnv`: the Training agents of one or more game instances as one SB3 ``VecEnv`` (one
-  env per agent, shared spaces).
+  env per agent; its ``policy_groups`` and ``policy_spaces`` say which agent trains which policy).
 * :class:`GodotEnv`: a one-agent instance as a ``gymnasium.Env``.
 
 Both sit on :class:`.session.GodotSession` (one game process each), which handles the protocol,
