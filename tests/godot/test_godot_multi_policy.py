@@ -110,3 +110,25 @@ def test_two_policies_on_the_real_engine_with_our_addon(pytester: pytest.Pyteste
     result.assert_outcomes(passed=1)
     props = _props(pytester.path / "out.xml")["test_teams"]
     assert props["rl_policy_red_episodes"] == "1" and props["rl_policy_blue_episodes"] == "1"
+
+
+def test_policy_view_over_a_scene_whose_policies_differ(make_engine, fake_godot4: Path) -> None:
+    """PolicyView on the real GodotVecEnv with mixed spaces: list observations stacked per view,
+    list actions composed (blue continuous from the learner, red discrete from an actor)."""
+    import numpy as np
+
+    from pytest_rlplaytest.agents.multiagent import PolicyView
+
+    engine = make_engine(fake_godot4.parent / "project", godot_bin=str(fake_godot4), engine_timeout=10.0,
+                         godot_args=["--fake_scene=III", "--fake_policies=red,blue,red",
+                                     "--fake_actions=discrete,continuous,discrete", "--fake_connect_delay_ms=100"])
+    venv = engine.make_vec_env()
+    obs_space, act_space = venv.policy_spaces["blue"]
+    view = PolicyView(venv, mine=[1], others=[([0, 2], lambda obs, start: np.full(len(obs), 2))],
+                      observation_space=obs_space, action_space=act_space)
+    obs = view.reset()
+    assert obs.shape == (1, 4) and obs[0, 1] == 1.0  # agent 1's row: [t, index, start, last action]
+    obs, rewards, _, _ = view.step(np.array([[0.5, 0.0, 0.0]], dtype=np.float32))
+    np.testing.assert_allclose(rewards, [4.0])  # 0.5 per frame, 8 frames
+    _, full_rewards, _, _ = venv.step([np.int64(1), np.zeros(3), np.int64(0)])
+    np.testing.assert_array_equal(full_rewards, [8, 0, 0])  # each agent its own action: 1 x 8 frames, 0, 0
