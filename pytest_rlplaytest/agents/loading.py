@@ -19,6 +19,8 @@ __all__ = ["algo_of_zip", "load_agent"]
 _ALGO_BY_MODULE = {
     "stable_baselines3.ppo": "PPO", "stable_baselines3.a2c": "A2C", "stable_baselines3.dqn": "DQN",
     "stable_baselines3.sac": "SAC", "stable_baselines3.td3": "TD3", "sb3_contrib.ppo_recurrent": "RecurrentPPO",
+    # RecurrentPPO's MlpLstmPolicy (RecurrentActorCriticPolicy) lives here (sb3-contrib 2.x)
+    "sb3_contrib.common.recurrent": "RecurrentPPO",
     # ActorCriticPolicy lives in common; PPO and A2C share it, and either loads the other's policy.
     "stable_baselines3.common.policies": "PPO",
 }
