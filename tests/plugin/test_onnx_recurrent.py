@@ -199,5 +199,5 @@ def test_the_plugins_feed_cannot_run_a_recurrent_export(tmp_path: Path) -> None:
 
     model = RecurrentPPO("MlpLstmPolicy", "CartPole-v1", seed=2, device="cpu", policy_kwargs={"lstm_hidden_size": 8})
     session = ort.InferenceSession(str(export_recurrent_onnx(model, tmp_path / "lstm.onnx")))
-    with pytest.raises(Exception, match="episode_start|state_ins"):
+    with pytest.raises(Exception, match=r"episode_start|state_ins"):
         session.run(["output", "state_outs"], plugin_feed({"obs": [0.1, 0.2, 0.3, 0.4]}))
