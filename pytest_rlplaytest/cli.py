@@ -122,9 +122,10 @@ def _cmd_export_onnx(args: argparse.Namespace) -> int:
     except AgentError as exc:
         print(f"rlplaytest export-onnx: {exc}", file=sys.stderr)
         return 1
-    how = " (sequences carrying the LSTM state, with episode starts)" if recurrent else ""
+    what, how = (("greedy actions and LSTM states", " (sequences carrying the state, with episode starts)")
+                 if recurrent else ("greedy actions", ""))
     print(f"wrote {out} ({algo}, {describe_onnx(out)})")
-    print(f"ONNX and SB3 greedy actions agree on {agreement:.1%} of {args.check_samples} sampled observations{how}")
+    print(f"ONNX and SB3 {what} agree on {agreement:.1%} of {args.check_samples} sampled observations{how}")
     if agreement < 1.0:
         print("rlplaytest export-onnx: the exported policy does not match SB3's actions", file=sys.stderr)
         return 1

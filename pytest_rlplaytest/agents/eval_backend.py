@@ -99,7 +99,8 @@ def _export_checked(model: Any, normalization: Any, cache: Path) -> tuple[Path |
     except Exception as exc:  # torch.onnx.export raises many kinds; evaluation falls back on any
         return None, f"ONNX export failed: {type(exc).__name__}: {exc}"
     if agreement < 1.0:
-        return None, (f"ONNX and torch greedy actions agree on only {agreement:.1%} of {CHECK_SAMPLES} "
+        what = "greedy actions and LSTM states" if recurrent else "greedy actions"
+        return None, (f"ONNX and torch {what} agree on only {agreement:.1%} of {CHECK_SAMPLES} "
                       f"sampled observations{_SEQUENCES if recurrent else ''}")
     return path, ""
 

@@ -102,8 +102,9 @@ class RecurrentOnnxAgent(OnnxAgent):
 
 def check_recurrent_onnx_matches(model: Any, onnx_path: Path, n: int = 256, seed: int = 0, atol: float = 1e-4, *,
                                  normalization: Normalization | None = None) -> float:
-    """Fraction of ``n`` steps on which the ONNX agent and SB3 choose the same greedy action, each
-    carrying its own LSTM state through :data:`CHECK_SEQUENCES` parallel sequences of sampled
+    """Fraction of ``n`` steps on which the ONNX agent and SB3 choose the same greedy action and
+    reach the same LSTM state (within ``atol``: a state that drifts shows in later actions), each
+    carrying its own state through :data:`CHECK_SEQUENCES` parallel sequences of sampled
     observations, with new episodes (``episode_start``) at the first step and at random (seeded)
     steps after it. Arguments as for :func:`~.onnx.check_onnx_matches`."""
     model, normalization = _unwrap_normalized(model, normalization)
@@ -120,7 +121,15 @@ def check_recurrent_onnx_matches(model: Any, onnx_path: Path, n: int = 256, seed
         expected, sb3_state = model.predict(normalization.apply(batch) if normalization is not None else batch,
                                             state=sb3_state, episode_start=start, deterministic=True)
         got, onnx_state = agent.predict(batch, state=onnx_state, episode_start=start)
-        agree = same_actions(model.action_space, expected, got, atol)[:n - steps]
+        agree = (same_actions(model.action_space, expected, got, atol) & _same_state(sb3_state, onnx_state, atol))
+        agree = agree[:n - steps]
         same, steps = same + int(agree.sum()), steps + len(agree)
         start = rng.random(CHECK_SEQUENCES) < CHECK_RESET_P
     return same / max(n, 1)
+
+
+def _same_state(expected: Any, got: Any, atol: float) -> np.ndarray:
+    """Per env: whether two ``(h, c)`` states (each ``[L, B, H]``) are equal within ``atol``."""
+    diff = np.abs(np.stack([np.asarray(s, np.float64) for s in expected]) - np.stack(
+        [np.asarray(s, np.float64) for s in got]))  # [2, L, B, H]
+    return diff.max(axis=(0, 1, 3)) <= atol  # type: ignore[no-any-return]

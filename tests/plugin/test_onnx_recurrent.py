@@ -151,7 +151,7 @@ def test_recurrent_scenario_trains_evaluates_on_onnx_stores_and_loads_back(
     assert main(["export-onnx", str(model_zip), str(onnx_path)]) == 0
     out = capsys.readouterr().out
     assert "(RecurrentPPO, recurrent layout: obs [B, 1], state_ins [2, 1, B, 256], episode_start [B]" in out
-    assert "agree on 100.0% of 256 sampled observations (sequences carrying the LSTM state" in out
+    assert "greedy actions and LSTM states agree on 100.0% of 256 sampled observations (sequences" in out
     meta = ort.InferenceSession(str(onnx_path)).get_modelmeta().custom_metadata_map
     assert meta["rlplaytest.layout"] == "recurrent" and meta["rlplaytest.algo"] == "RecurrentPPO"
     assert json.loads(meta["rlplaytest.recurrent"]) == {"layers": 1, "hidden": 256}
