@@ -201,3 +201,82 @@ def test_the_plugins_feed_cannot_run_a_recurrent_export(tmp_path: Path) -> None:
     session = ort.InferenceSession(str(export_recurrent_onnx(model, tmp_path / "lstm.onnx")))
     with pytest.raises(Exception, match=r"episode_start|state_ins"):
         session.run(["output", "state_outs"], plugin_feed({"obs": [0.1, 0.2, 0.3, 0.4]}))
+
+
+def _sequences_agree(model: object, agent: object, batch_of: object, steps: int = 40) -> tuple[int, float]:
+    """Steps on which SB3 and the ONNX agent chose the same actions over ``steps`` steps of 3
+    parallel sequences (episode starts every 7th step), and the largest state difference."""
+    rng = np.random.default_rng(0)
+    start = np.ones(3, dtype=bool)
+    sb3_state = onnx_state = None
+    same, worst = 0, 0.0
+    for t in range(steps):
+        obs = batch_of(rng)  # type: ignore[operator]
+        expected, sb3_state = model.predict(obs, state=sb3_state, episode_start=start,  # type: ignore[attr-defined]
+                                            deterministic=True)
+        got, onnx_state = agent.predict(obs, state=onnx_state, episode_start=start)  # type: ignore[attr-defined]
+        same += int(np.array_equal(np.asarray(expected), np.asarray(got)))
+        worst = max(worst, float(np.abs(np.asarray(sb3_state) - np.asarray(onnx_state)).max()))
+        start = np.array([(t + 1 + i) % 7 == 0 for i in range(3)])
+    return same, worst
+
+
+def test_dict_observations_and_multidiscrete_actions(tmp_path: Path) -> None:
+    """Inputs named by the observation keys (the plugin layout's), logits per action branch."""
+    import gymnasium as gym
+    from sb3_contrib import RecurrentPPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from pytest_rlplaytest.agents.onnx_recurrent import RecurrentOnnxAgent, export_recurrent_onnx
+
+    class Keys(gym.Env):  # type: ignore[type-arg]
+        observation_space = gym.spaces.Dict({"vel": gym.spaces.Box(-1, 1, (2,)), "pos": gym.spaces.Box(-1, 1, (3,))})
+        action_space = gym.spaces.MultiDiscrete([3, 2])
+
+        def reset(self, *, seed: int | None = None, options: object = None) -> tuple[object, dict[str, object]]:
+            return self.observation_space.sample(), {}
+
+        def step(self, action: object) -> tuple[object, float, bool, bool, dict[str, object]]:
+            return self.observation_space.sample(), 0.0, False, False, {}
+
+    model = RecurrentPPO("MultiInputLstmPolicy", make_vec_env(Keys, 1), seed=0, device="cpu",
+                         policy_kwargs={"lstm_hidden_size": 16})
+    import torch
+
+    with torch.no_grad():
+        model.policy.action_net.weight.mul_(300.0)  # large logits: actions depend on obs and state
+    agent = RecurrentOnnxAgent(export_recurrent_onnx(model, tmp_path / "keys.onnx"), model.action_space)
+    inputs = [i.name for i in agent.session.get_inputs()]
+    assert inputs == [*model.observation_space.spaces, "state_ins", "episode_start"] and {"vel", "pos"} <= set(inputs)
+
+    def batch(rng: np.random.Generator) -> dict[str, np.ndarray]:
+        return {"vel": rng.uniform(-1, 1, (3, 2)).astype(np.float32),
+                "pos": rng.uniform(-1, 1, (3, 3)).astype(np.float32)}
+
+    same, worst = _sequences_agree(model, agent, batch)
+    assert same == 40 and worst < 1e-4
+
+
+def test_normalization_is_folded_in_and_a_wrong_export_disagrees(tmp_path: Path) -> None:
+    from sb3_contrib import RecurrentPPO
+
+    from pytest_rlplaytest.agents.normalize import Normalization, NormalizedAgent
+    from pytest_rlplaytest.agents.onnx_recurrent import (
+        RecurrentOnnxAgent,
+        check_recurrent_onnx_matches,
+        export_recurrent_onnx,
+    )
+
+    model = RecurrentPPO("MlpLstmPolicy", "CartPole-v1", seed=5, device="cpu", policy_kwargs={"lstm_hidden_size": 16})
+    stats = Normalization(norm_obs=True, norm_reward=False, clip_obs=5.0, clip_reward=10.0, gamma=0.99, epsilon=1e-8,
+                          obs={"mean": [3.0, -2.0, 0.5, 10.0], "var": [4.0, 0.25, 1.0, 9.0], "count": 100.0})
+    normalized = NormalizedAgent(model, stats)
+    folded = export_recurrent_onnx(normalized, tmp_path / "folded.onnx")
+    assert check_recurrent_onnx_matches(normalized, folded) == 1.0
+    agent = RecurrentOnnxAgent(folded, model.action_space)
+    same, worst = _sequences_agree(normalized, agent, lambda rng: rng.normal(2.0, 3.0, (3, 4)).astype(np.float32))
+    assert same == 40 and worst < 1e-4
+    # the export of another policy (or without the statistics) is caught by the check
+    other = RecurrentPPO("MlpLstmPolicy", "CartPole-v1", seed=6, device="cpu", policy_kwargs={"lstm_hidden_size": 16})
+    assert check_recurrent_onnx_matches(other, folded) < 0.5
+    assert check_recurrent_onnx_matches(normalized, export_recurrent_onnx(model, tmp_path / "raw.onnx")) < 0.5
