@@ -85,6 +85,7 @@ TRAIN = """
     def test_train(rl_playtest, rl_agent, rl_env):
         result = rl_playtest()
         assert result.eval_backend["backend"] == "onnx", result.eval_backend
+        assert "4 sequences, each runtime carrying its LSTM state" in result.eval_backend["reason"]
         onnx = rl_playtest.eval_backend(True).agent
         assert isinstance(onnx, RecurrentOnnxAgent)
         # whole episodes (3 steps each) in the game, both runtimes carrying their own state and
@@ -215,7 +216,7 @@ def _sequences_agree(model: object, agent: object, batch_of: object, steps: int 
         expected, sb3_state = model.predict(obs, state=sb3_state, episode_start=start,  # type: ignore[attr-defined]
                                             deterministic=True)
         got, onnx_state = agent.predict(obs, state=onnx_state, episode_start=start)  # type: ignore[attr-defined]
-        same += int(np.array_equal(np.asarray(expected), np.asarray(got)))
+        same += int(np.allclose(np.asarray(expected, float), np.asarray(got, float), atol=1e-4))
         worst = max(worst, float(np.abs(np.asarray(sb3_state) - np.asarray(onnx_state)).max()))
         start = np.array([(t + 1 + i) % 7 == 0 for i in range(3)])
     return same, worst
@@ -280,3 +281,38 @@ def test_normalization_is_folded_in_and_a_wrong_export_disagrees(tmp_path: Path)
     other = RecurrentPPO("MlpLstmPolicy", "CartPole-v1", seed=6, device="cpu", policy_kwargs={"lstm_hidden_size": 16})
     assert check_recurrent_onnx_matches(other, folded) < 0.5
     assert check_recurrent_onnx_matches(normalized, export_recurrent_onnx(model, tmp_path / "raw.onnx")) < 0.5
+
+
+def test_godot_game_spaces_with_mixed_actions(tmp_path: Path) -> None:
+    """The spaces a Godot game declares (the driver's codecs), mixed discrete and continuous keys:
+    the export's output is in the plugin layout's order (with its skip blocks) and decodes to
+    SB3's actions."""
+    import gymnasium as gym
+    import torch
+    from sb3_contrib import RecurrentPPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from pytest_rlplaytest.agents.onnx_recurrent import RecurrentOnnxAgent, export_recurrent_onnx
+    from pytest_rlplaytest.engines.godot.spaces import ActionCodec, ObsCodec
+
+    obs_space = ObsCodec({"obs": {"size": [5], "space": "box"}}).space()
+    act_space = ActionCodec({"steer": {"size": 1, "action_type": "continuous"},
+                             "jump": {"size": 2, "action_type": "discrete"}}).space()
+
+    class Game(gym.Env):  # type: ignore[type-arg]
+        observation_space, action_space = obs_space, act_space
+
+        def reset(self, *, seed: int | None = None, options: object = None) -> tuple[object, dict[str, object]]:
+            return self.observation_space.sample(), {}
+
+        def step(self, action: object) -> tuple[object, float, bool, bool, dict[str, object]]:
+            return self.observation_space.sample(), 0.0, False, False, {}
+
+    model = RecurrentPPO("MlpLstmPolicy", make_vec_env(Game, 1), seed=0, device="cpu",
+                         policy_kwargs={"lstm_hidden_size": 16})
+    with torch.no_grad():
+        model.policy.action_net.weight.mul_(300.0)
+    agent = RecurrentOnnxAgent(export_recurrent_onnx(model, tmp_path / "game.onnx"), act_space)
+    assert agent.session.get_outputs()[0].shape[1] == 4  # steer, its skipped block, jump's two slots
+    same, worst = _sequences_agree(model, agent, lambda rng: rng.uniform(-3, 3, (3, 5)).astype(np.float32))
+    assert same == 40 and worst < 1e-4
