@@ -3,7 +3,8 @@
 Sub-commands::
 
     rlplaytest report ARTIFACTS_DIR                 rebuild the run report from an artifacts folder
-    rlplaytest export-onnx MODEL.zip OUT.onnx        SB3 -> ONNX (Godot RL Agents layout), checked
+    rlplaytest export-onnx MODEL.zip OUT.onnx        SB3 -> ONNX (Godot RL Agents layout; RecurrentPPO:
+                                                     the recurrent layout), checked
     rlplaytest install-godot-addon PROJECT [--force] install or update the Godot 3 addon in a project
     rlplaytest init PROJECT [--scene S] [--force]    scaffold playtests, pytest.ini and CI workflows
     rlplaytest baselines list|show|diff ...          inspect stored baselines
@@ -97,26 +98,34 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_export_onnx(args: argparse.Namespace) -> int:
-    from .agents import AgentError, algo_of_zip, check_onnx_matches, export_onnx
+    from .agents import AgentError, algo_of_zip, check_onnx_matches, export_onnx, import_algo
+    from .agents.normalize import read_from_zip
+    from .agents.onnx import describe_onnx
+    from .agents.onnx_recurrent import check_recurrent_onnx_matches, export_recurrent_onnx
 
     model_path = Path(args.model)
     if not model_path.exists():
         print(f"rlplaytest export-onnx: {model_path} does not exist", file=sys.stderr)
         return 2
-    from .agents import import_algo
-    from .agents.normalize import read_from_zip
-
     try:
         algo = algo_of_zip(model_path, args.algo)
+        if args.layout == "recurrent" and algo != "RecurrentPPO":
+            raise AgentError(f"--layout recurrent is for RecurrentPPO models; {model_path} holds a {algo} model "
+                             "(export it without --layout: the Godot plugin layout)")
+        recurrent = algo == "RecurrentPPO" and args.layout != "plugin"
+        export, check = ((export_recurrent_onnx, check_recurrent_onnx_matches) if recurrent
+                         else (export_onnx, check_onnx_matches))
         model = import_algo(algo).load(model_path, device="cpu")
         normalization = read_from_zip(model_path)  # VecNormalize statistics saved with the model: folded in
-        out = export_onnx(model, Path(args.out), normalization=normalization)
-        agreement = check_onnx_matches(model, out, n=args.check_samples, seed=0, normalization=normalization)
+        out = export(model, Path(args.out), normalization=normalization)
+        agreement = check(model, out, n=args.check_samples, seed=0, normalization=normalization)
     except AgentError as exc:
         print(f"rlplaytest export-onnx: {exc}", file=sys.stderr)
         return 1
-    print(f"wrote {out} ({algo}); ONNX and SB3 greedy actions agree on {agreement:.1%} of "
-          f"{args.check_samples} sampled observations")
+    what, how = (("greedy actions and LSTM states", " (sequences carrying the state, with episode starts)")
+                 if recurrent else ("greedy actions", ""))
+    print(f"wrote {out} ({algo}, {describe_onnx(out)})")
+    print(f"ONNX and SB3 {what} agree on {agreement:.1%} of {args.check_samples} sampled observations{how}")
     if agreement < 1.0:
         print("rlplaytest export-onnx: the exported policy does not match SB3's actions", file=sys.stderr)
         return 1
@@ -369,6 +378,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", help="the .onnx file to write")
     p.add_argument("--algo", default="PPO", help="algorithm if the .zip does not say (default PPO)")
     p.add_argument("--check-samples", type=int, default=256, help="observations sampled for the agreement check")
+    p.add_argument("--layout", choices=("auto", "plugin", "recurrent"), default="auto",
+                   help="auto (default): the Godot plugin layout, or for RecurrentPPO the recurrent layout "
+                   "(state_ins/state_outs carry the LSTM state; the plugin cannot run it); plugin: refuses "
+                   "RecurrentPPO, saying why")
     p.set_defaults(func=_cmd_export_onnx)
 
     p = sub.add_parser("install-godot-addon", help="install or update the Godot 3 addon in PROJECT/addons/rlplaytest "

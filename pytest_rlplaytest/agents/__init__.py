@@ -12,6 +12,8 @@ One concern per module:
 * :mod:`.loading`: :func:`load_agent`, :func:`algo_of_zip`.
 * :mod:`.onnx`: :class:`OnnxAgent`, :func:`export_onnx`, :func:`check_onnx_matches`
   (the exported torch module is :class:`pytest_rlplaytest.engines.godot.onnx_export.PluginPolicy`).
+* :mod:`.onnx_recurrent`: ``RecurrentPPO`` on ONNX with its LSTM state carried by the caller:
+  :class:`RecurrentOnnxAgent`, :func:`export_recurrent_onnx`, :func:`check_recurrent_onnx_matches`.
 * :mod:`.nightly`: what a training run does around ``learn()`` (:class:`~.nightly.TrainingPlan`):
   checkpoints and resume (:mod:`.checkpoints`), engine restarts, the training scalars
   (:mod:`.scalars`), ``training.json``.
@@ -35,12 +37,15 @@ if TYPE_CHECKING:
     from .loading import algo_of_zip, load_agent
     from .normalize import NormalizedAgent
     from .onnx import OnnxAgent, check_onnx_matches, export_onnx
+    from .onnx_recurrent import RecurrentOnnxAgent, check_recurrent_onnx_matches, export_recurrent_onnx
     from .training import TrainingLog, TrainingReport, budget_kwargs, default_policy, train_agent
 
 _LAZY = {
     "Agent": "base", "AgentError": "base", "import_algo": "base", "seed_everything": "base",
     "algo_of_zip": "loading", "load_agent": "loading", "NormalizedAgent": "normalize",
     "OnnxAgent": "onnx", "check_onnx_matches": "onnx", "export_onnx": "onnx",
+    "RecurrentOnnxAgent": "onnx_recurrent", "check_recurrent_onnx_matches": "onnx_recurrent",
+    "export_recurrent_onnx": "onnx_recurrent",
     "TrainingLog": "training", "TrainingReport": "training", "budget_kwargs": "training",
     "default_policy": "training", "train_agent": "training",
 }
@@ -55,7 +60,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "Agent", "AgentError", "NormalizedAgent", "OnnxAgent", "TrainingLog", "TrainingReport", "algo_of_zip", "budget_kwargs",
-    "check_onnx_matches", "default_policy", "export_onnx", "import_algo", "load_agent", "seed_everything",
-    "train_agent",
+    "Agent", "AgentError", "NormalizedAgent", "OnnxAgent", "RecurrentOnnxAgent", "TrainingLog", "TrainingReport",
+    "algo_of_zip", "budget_kwargs", "check_onnx_matches", "check_recurrent_onnx_matches", "default_policy",
+    "export_onnx", "export_recurrent_onnx", "import_algo", "load_agent", "seed_everything", "train_agent",
 ]

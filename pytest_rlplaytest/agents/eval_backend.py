@@ -4,9 +4,11 @@ SB3's ``predict`` costs several times what onnxruntime needs for the same small 
 ``auto`` (the default) an exportable SB3 policy is exported once to ONNX with the one ONNX writer
 (:func:`~.onnx.export_onnx`), checked as ``rlplaytest export-onnx`` checks it (greedy actions equal on
 sampled observations, :func:`~.onnx.check_onnx_matches`) and evaluated by an :class:`~.onnx.OnnxAgent`.
-Where that is not possible (a recurrent policy, stochastic evaluation, an export or agreement that
-fails) evaluation stays on torch and the reason is logged and recorded (``rl_eval_backend`` and
-``rl_eval_backend_reason`` JUnit properties, ``eval_backend`` in ``summary.json``). ``onnx`` makes
+A ``RecurrentPPO`` policy is exported in the recurrent layout (:mod:`.onnx_recurrent`), checked over
+sequences with each runtime carrying its LSTM state, and evaluated by a
+:class:`~.onnx_recurrent.RecurrentOnnxAgent`. Where none of that is possible (stochastic evaluation,
+an export or agreement that fails) evaluation stays on torch and the reason is logged and recorded
+(``rl_eval_backend`` and ``rl_eval_backend_reason`` JUnit properties, ``eval_backend`` in ``summary.json``). ``onnx`` makes
 that fallback an error; ``torch`` never exports.
 
 Exports are cached by a hash of the policy's parameters, the algorithm, the spaces and the
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .base import Agent, AgentError
+from .onnx_recurrent import CHECK_SEQUENCES
 
 __all__ = ["BACKENDS", "EvalBackend", "choose_eval_backend", "policy_hash"]
 
@@ -79,24 +82,31 @@ def _export_checked(model: Any, normalization: Any, cache: Path) -> tuple[Path |
     ONNX agrees with torch, ``(None, reason)`` when it cannot be used."""
     from ..common.files import folder_lock
     from .onnx import check_onnx_matches, export_onnx
+    from .onnx_recurrent import check_recurrent_onnx_matches, export_recurrent_onnx
 
-    if type(model).__name__ == "RecurrentPPO":
-        return None, "recurrent policies cannot be exported to ONNX"
+    recurrent = type(model).__name__ == "RecurrentPPO"  # the recurrent layout, checked over sequences
+    export, check = ((export_recurrent_onnx, check_recurrent_onnx_matches) if recurrent
+                     else (export_onnx, check_onnx_matches))
     cache.mkdir(parents=True, exist_ok=True)
     path = cache / f"{policy_hash(model, normalization)}.onnx"
     try:
         with folder_lock(cache):  # xdist workers evaluating one cached agent export it once
             if not path.exists():
-                export_onnx(model, path, normalization=normalization)
-        agreement = check_onnx_matches(model, path, n=CHECK_SAMPLES, seed=0, normalization=normalization)
+                export(model, path, normalization=normalization)
+        agreement = check(model, path, n=CHECK_SAMPLES, seed=0, normalization=normalization)
     except AgentError as exc:
         return None, str(exc)
     except Exception as exc:  # torch.onnx.export raises many kinds; evaluation falls back on any
         return None, f"ONNX export failed: {type(exc).__name__}: {exc}"
     if agreement < 1.0:
-        return None, (f"ONNX and torch greedy actions agree on only {agreement:.1%} of {CHECK_SAMPLES} "
-                      "sampled observations")
+        what = "greedy actions and LSTM states" if recurrent else "greedy actions"
+        return None, (f"ONNX and torch {what} agree on only {agreement:.1%} of {CHECK_SAMPLES} "
+                      f"sampled observations{_SEQUENCES if recurrent else ''}")
     return path, ""
+
+
+#: how the recurrent agreement check plays its observations (for the reasons recorded)
+_SEQUENCES = f" ({CHECK_SEQUENCES} sequences, each runtime carrying its LSTM state)"
 
 
 def choose_eval_backend(agent: Agent, requested: str, cache: Path, *, deterministic: bool) -> EvalBackend:
@@ -105,7 +115,7 @@ def choose_eval_backend(agent: Agent, requested: str, cache: Path, *, determinis
     Raises:
         AgentError: ``requested == "onnx"`` and the agent cannot be evaluated on ONNX (the reason).
     """
-    from .onnx import OnnxAgent
+    from .onnx import OnnxAgent, open_onnx_agent
 
     if isinstance(agent, OnnxAgent):
         return EvalBackend(agent, "onnx", "the agent is an ONNX model")
@@ -126,5 +136,6 @@ def choose_eval_backend(agent: Agent, requested: str, cache: Path, *, determinis
         log.warning("rlplaytest: evaluating on torch: %s", reason)
         return EvalBackend(agent, "torch", reason)
     model = found[0]
-    onnx_agent = OnnxAgent(path, model.action_space, model.observation_space)
-    return EvalBackend(onnx_agent, "onnx", f"exported and checked on {CHECK_SAMPLES} observations ({path.name})")
+    onnx_agent = open_onnx_agent(path, model.action_space, model.observation_space)
+    how = _SEQUENCES if onnx_agent.recurrent else ""
+    return EvalBackend(onnx_agent, "onnx", f"exported and checked on {CHECK_SAMPLES} observations{how} ({path.name})")

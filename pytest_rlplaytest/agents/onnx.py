@@ -1,5 +1,6 @@
 """ONNX agents in the official Godot RL Agents layout: run them (:class:`OnnxAgent`, onnxruntime),
 export SB3 policies to them (:func:`export_onnx`, torch) and check an export (:func:`check_onnx_matches`).
+Recurrent policies have their own layout (:mod:`.onnx_recurrent`); :func:`open_onnx_agent` opens either.
 
 The layout: inputs ``obs`` ``[B, N]`` float32 and ``state_ins`` ``[B]``; outputs ``output`` ``[B, A]``
 and ``state_outs``. onnxruntime, torch and onnx are imported only when used.
@@ -19,7 +20,8 @@ if TYPE_CHECKING:
 
     from .normalize import Normalization
 
-__all__ = ["OnnxAgent", "check_onnx_matches", "export_onnx"]
+__all__ = ["OnnxAgent", "check_onnx_matches", "describe_onnx", "export_onnx", "open_onnx_agent", "same_actions",
+           "sample_batch"]
 
 
 class OnnxAgent:
@@ -28,8 +30,12 @@ class OnnxAgent:
     ``output`` holds logits (discrete: argmax per action branch) or continuous actions. How
     continuous outputs map onto the action space is read from the model's metadata
     (``rlplaytest.continuous``: ``clip`` for PPO/A2C means, ``unscale`` for SAC/TD3's [-1, 1]
-    actions); a model without it is clamped to [-1, 1], as the official plugin does.
+    actions); a model without it is clamped to [-1, 1], as the official plugin does. Recurrent models
+    are :class:`~.onnx_recurrent.RecurrentOnnxAgent`'s (:func:`open_onnx_agent` picks the class).
     """
+
+    #: whether this agent carries a recurrent state (:class:`~.onnx_recurrent.RecurrentOnnxAgent`)
+    recurrent = False
 
     def __init__(self, path: Path, action_space: Any, observation_space: Any = None) -> None:
         try:
@@ -52,6 +58,9 @@ class OnnxAgent:
         if self.layout is None and "obs" not in inputs:
             raise AgentError(f"{path}: an ONNX agent needs an input named 'obs' (Godot RL Agents layout); "
                              f"it has {sorted(inputs)}. Export with `rlplaytest export-onnx`.")
+        if "episode_start" in inputs and not self.recurrent:
+            raise AgentError(f"{path}: a recurrent ONNX policy (inputs {sorted(inputs)}): run it with "
+                             "RecurrentOnnxAgent (open_onnx_agent and rl_scenario(model=...) choose it)")
         self.has_state = "state_ins" in inputs
         self.continuous = meta.get("rlplaytest.continuous", "clamp")
         self.action_space = action_space
@@ -110,6 +119,43 @@ class OnnxAgent:
         raise AgentError(f"{self.path}: ONNX agents support Discrete, MultiDiscrete and Box actions, not {space}")
 
 
+def open_onnx_agent(path: Path, action_space: Any, observation_space: Any = None) -> OnnxAgent:
+    """An :class:`OnnxAgent` for ``path``, or a :class:`~.onnx_recurrent.RecurrentOnnxAgent` when the
+    model is in the recurrent layout (it has an ``episode_start`` input)."""
+    import onnx
+
+    try:
+        names = {i.name for i in onnx.load(str(path), load_external_data=False).graph.input}
+    except Exception as exc:
+        raise AgentError(f"{path}: not an ONNX model: {exc}") from None
+    if "episode_start" in names:
+        from .onnx_recurrent import RecurrentOnnxAgent
+
+        return RecurrentOnnxAgent(path, action_space, observation_space)
+    return OnnxAgent(path, action_space, observation_space)
+
+
+def describe_onnx(path: Path) -> str:
+    """The layout of an exported model in words (its name, inputs and outputs with their shapes),
+    read from the file, for ``rlplaytest export-onnx`` to print."""
+    import onnxruntime as ort
+
+    from ..engines.godot.onnx_layout import LAYOUT_KEY, RECURRENT_LAYOUT
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+    def shape(arg: Any) -> str:
+        return "[" + ", ".join("B" if isinstance(d, str) else str(d) for d in arg.shape) + "]"
+
+    inputs = ", ".join(f"{i.name} {shape(i)}" for i in session.get_inputs())
+    outputs = ", ".join(f"{o.name} {shape(o)}" for o in session.get_outputs())
+    if session.get_modelmeta().custom_metadata_map.get(LAYOUT_KEY) == RECURRENT_LAYOUT:
+        return (f"recurrent layout: {inputs} -> {outputs}; feed state_outs back as the next state_ins and "
+                "episode_start=1 on an episode's first step. The Godot plugin's in-game inference cannot run it "
+                "(it feeds state_ins as a constant); RecurrentOnnxAgent and rl_scenario(model=...) can")
+    return f"Godot plugin layout: {inputs} -> {outputs}"
+
+
 def _unwrap_normalized(model: Any, normalization: Normalization | None) -> tuple[Any, Normalization | None]:
     """A :class:`~.normalize.NormalizedAgent` is its model plus its statistics."""
     from .normalize import NormalizedAgent
@@ -126,7 +172,8 @@ def export_onnx(model: BaseAlgorithm, out: Path, opset: int = 17, *,
     observation keys plus ``state_ins``, ``output`` in the game's action-key order).
 
     The layout, the algorithm and how continuous outputs map onto the action space are stored in the
-    model's metadata (``rlplaytest.algo``, ``rlplaytest.continuous``). Recurrent policies are refused.
+    model's metadata (``rlplaytest.algo``, ``rlplaytest.continuous``). Recurrent policies are refused
+    (the plugin cannot carry their state; :func:`~.onnx_recurrent.export_recurrent_onnx` exports them).
     ``normalization`` (or the statistics of a :class:`~.normalize.NormalizedAgent` passed as
     ``model``) is folded into the graph: the exported agent takes raw observations (metadata
     ``rlplaytest.normalized = obs``).
@@ -148,24 +195,32 @@ def check_onnx_matches(model: BaseAlgorithm, onnx_path: Path, n: int = 256, seed
     """Fraction of ``n`` sampled observations on which the ONNX agent and SB3 choose the same
     greedy action (continuous: equal within ``atol``). With ``normalization`` (or a
     :class:`~.normalize.NormalizedAgent`), SB3 sees the normalised observations and ONNX the raw ones."""
-    from gymnasium import spaces
-
     model, normalization = _unwrap_normalized(model, normalization)
-
     obs_space = model.observation_space
     obs_space.seed(seed)
-    samples = [obs_space.sample() for _ in range(n)]
-    if isinstance(obs_space, spaces.Dict):
-        batch: Any = {k: np.stack([s[k] for s in samples]) for k in obs_space.spaces}
-    else:
-        batch = np.stack(samples)
+    batch = sample_batch(obs_space, n)
     expected, _ = model.predict(normalization.apply(batch) if normalization is not None else batch,
                                 deterministic=True)
     got, _ = OnnxAgent(Path(onnx_path), model.action_space, obs_space).predict(batch)
-    expected = np.asarray(expected).reshape(n, -1)
-    got = np.asarray(got).reshape(n, -1)
-    if isinstance(model.action_space, spaces.Box):
-        same = np.all(np.abs(expected.astype(float) - got.astype(float)) <= atol, axis=1)
-    else:
-        same = np.all(expected == got, axis=1)
-    return float(same.mean())
+    return float(same_actions(model.action_space, expected, got, atol).mean())
+
+
+def sample_batch(obs_space: Any, n: int) -> Any:
+    """``n`` observations sampled from ``obs_space`` (seed it first), batched as a ``VecEnv`` returns them."""
+    from gymnasium import spaces
+
+    samples = [obs_space.sample() for _ in range(n)]
+    if isinstance(obs_space, spaces.Dict):
+        return {k: np.stack([s[k] for s in samples]) for k in obs_space.spaces}
+    return np.stack(samples)
+
+
+def same_actions(action_space: Any, expected: Any, got: Any, atol: float) -> np.ndarray:
+    """Per row of a batch: whether two runtimes chose the same action (continuous: within ``atol``)."""
+    from gymnasium import spaces
+
+    rows = np.asarray(expected).shape[0]
+    want, have = np.asarray(expected).reshape(rows, -1), np.asarray(got).reshape(rows, -1)
+    if isinstance(action_space, spaces.Box):
+        return np.all(np.abs(want.astype(float) - have.astype(float)) <= atol, axis=1)  # type: ignore[no-any-return]
+    return np.all(want == have, axis=1)  # type: ignore[no-any-return]

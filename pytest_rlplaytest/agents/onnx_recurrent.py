@@ -1,105 +1,135 @@
 """ONNX export of recurrent (sb3-contrib ``RecurrentPPO``) policies, with their LSTM state carried
-by the caller: :func:`export_recurrent_onnx` writes it, :class:`RecurrentOnnxAgent` runs it.
+by the caller: :func:`export_recurrent_onnx` writes it (through the one ONNX writer,
+:func:`pytest_rlplaytest.engines.godot.onnx_export.recurrent_plan` and ``write_onnx``),
+:class:`RecurrentOnnxAgent` runs it and :func:`check_recurrent_onnx_matches` checks it against SB3.
 
-The layout (documented in the README): inputs ``obs`` ``[B, N]`` float32, ``state_ins``
-``[2, L, B, H]`` float32 (the LSTM hidden and cell states stacked) and ``episode_start`` ``[B]``
-float32 (1.0 resets the state, as SB3 does); outputs ``output`` ``[B, A]`` (discrete: logits;
-continuous: the action mean) and ``state_outs`` ``[2, L, B, H]``. The official Godot plugin feeds
-``state_ins`` as a constant, so these models are for :class:`RecurrentOnnxAgent`, not the plugin.
+The recurrent layout (documented in the README): the plugin layout's observation inputs (``obs``
+``[B, N]`` float32 for a plain ``Box``), ``state_ins`` ``[2, L, B, H]`` float32 (the actor LSTM's
+hidden and cell states stacked) and ``episode_start`` ``[B]`` float32 (1.0 resets the state, as SB3
+does); outputs ``output`` ``[B, A]`` (discrete: logits; continuous: the action mean) and
+``state_outs`` ``[2, L, B, H]``. The official Godot plugin feeds ``state_ins`` as a constant and
+drops ``state_outs`` (:data:`~pytest_rlplaytest.engines.godot.onnx_layout.RECURRENT_REFUSAL`), so
+these models are for :class:`RecurrentOnnxAgent`, not the plugin.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from .base import AgentError
+from .onnx import OnnxAgent, _unwrap_normalized, same_actions, sample_batch
 
-__all__ = ["RecurrentOnnxAgent", "RecurrentStep", "export_recurrent_onnx"]
+if TYPE_CHECKING:
+    from .normalize import Normalization
 
+__all__ = ["RecurrentOnnxAgent", "check_recurrent_onnx_matches", "export_recurrent_onnx"]
 
-class RecurrentStep(torch.nn.Module):
-    """One recurrent step of a ``RecurrentPPO`` policy's actor (the module that is exported)."""
-
-    def __init__(self, policy: Any) -> None:
-        super().__init__()
-        self.policy = policy
-
-    def forward(self, obs: torch.Tensor, state_ins: torch.Tensor,
-                episode_start: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``output`` and ``state_outs`` for one step; ``episode_start`` 1.0 zeroes the state first."""
-        keep = (1.0 - episode_start).view(1, -1, 1)
-        features = self.policy.pi_features_extractor(obs)
-        out, (h, c) = self.policy.lstm_actor(features.unsqueeze(0), (keep * state_ins[0], keep * state_ins[1]))
-        latent = self.policy.mlp_extractor.forward_actor(out.squeeze(0))
-        return self.policy.action_net(latent), torch.stack([h, c])
+#: parallel sequences the agreement check plays (each a new episode with probability
+#: :data:`CHECK_RESET_P` per step after its first)
+CHECK_SEQUENCES = 4
+CHECK_RESET_P = 0.1
 
 
-def export_recurrent_onnx(model: Any, out: Path, opset: int = 17) -> Path:
-    """Export a ``RecurrentPPO`` policy (Box observations; Discrete or Box actions) to ``out``."""
-    from gymnasium import spaces
+def export_recurrent_onnx(model: Any, out: Path, opset: int = 17, *,
+                          normalization: Normalization | None = None) -> Path:
+    """Export a ``RecurrentPPO`` policy to ``out`` in the recurrent layout (see the module docstring).
 
+    ``normalization`` (or the statistics of a :class:`~.normalize.NormalizedAgent` passed as
+    ``model``) is folded into the graph, as :func:`~.onnx.export_onnx` does.
+
+    Raises:
+        AgentError: not a ``RecurrentPPO`` model, or spaces the layout cannot hold (the reason).
+    """
+    from ..engines.godot.onnx_export import recurrent_plan, write_onnx
+    from ..engines.godot.onnx_layout import OnnxLayoutError
+
+    model, normalization = _unwrap_normalized(model, normalization)
     if type(model).__name__ != "RecurrentPPO":
         raise AgentError(f"export_recurrent_onnx takes a RecurrentPPO model, not {type(model).__name__}; "
                          "use export_onnx for feed-forward policies")
-    if not isinstance(model.observation_space, spaces.Box) or not isinstance(
-            model.action_space, (spaces.Discrete, spaces.Box)):
-        raise AgentError("recurrent ONNX export supports Box observations and Discrete or Box actions, not "
-                         f"{model.observation_space} -> {model.action_space}")
-    policy = model.policy.to("cpu").eval()
-    layers, hidden = policy.lstm_actor.num_layers, policy.lstm_actor.hidden_size
-    obs = torch.zeros((1, int(np.prod(model.observation_space.shape))), dtype=torch.float32)
-    state = torch.zeros((2, layers, 1, hidden), dtype=torch.float32)
-    start = torch.ones((1,), dtype=torch.float32)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
-        torch.onnx.export(RecurrentStep(policy), (obs, state, start), str(out), opset_version=opset, dynamo=False,
-                       input_names=["obs", "state_ins", "episode_start"], output_names=["output", "state_outs"],
-                       dynamic_axes={"obs": {0: "batch"}, "state_ins": {2: "batch"},
-                                     "episode_start": {0: "batch"}, "output": {0: "batch"},
-                                     "state_outs": {2: "batch"}})
-    return out
+    try:
+        plan = recurrent_plan(model, normalization=normalization)
+    except OnnxLayoutError as exc:
+        raise AgentError(f"export-onnx: {exc}") from None
+    # RecurrentPPO's Box actions are Gaussian means that SB3 clips to the space (no tanh squashing)
+    return write_onnx(plan, out, opset, {"rlplaytest.algo": "RecurrentPPO", "rlplaytest.continuous": "clip"})
 
 
-class RecurrentOnnxAgent:
-    """Runs a model written by :func:`export_recurrent_onnx`; ``predict`` follows SB3's recurrent
-    signature (the state is ``(h, c)``, each ``[L, B, H]``; ``episode_start`` resets it)."""
+class RecurrentOnnxAgent(OnnxAgent):
+    """Runs a model in the recurrent layout; ``predict`` follows SB3's recurrent signature (the
+    state is ``(h, c)``, each ``[L, B, H]``; ``episode_start`` resets it; None: zeros)."""
 
-    def __init__(self, path: Path, action_space: Any) -> None:
-        import onnxruntime as ort
+    recurrent = True
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    def __init__(self, path: Path, action_space: Any, observation_space: Any = None) -> None:
+        super().__init__(path, action_space, observation_space)
         shape = {i.name: i.shape for i in self.session.get_inputs()}
-        if "state_ins" not in shape or "episode_start" not in shape:
+        if "episode_start" not in shape or len(shape.get("state_ins", ())) != 4:
             raise AgentError(f"{path}: not a recurrent ONNX policy (inputs {sorted(shape)}); "
-                             "export it with export_recurrent_onnx")
-        self.layers, self.hidden = int(shape["state_ins"][1]), int(shape["state_ins"][3])
-        self.action_space = action_space
+                             "export it with `rlplaytest export-onnx` (RecurrentPPO) or export_recurrent_onnx")
+        from ..engines.godot.onnx_export import RECURRENT_KEY
 
-    def predict(self, observation: Any, state: tuple[np.ndarray, np.ndarray] | None = None,
-                episode_start: np.ndarray | None = None,
+        meta = self.session.get_modelmeta().custom_metadata_map
+        size = json.loads(meta[RECURRENT_KEY]) if RECURRENT_KEY in meta else {
+            "layers": shape["state_ins"][1], "hidden": shape["state_ins"][3]}
+        self.layers, self.hidden = int(size["layers"]), int(size["hidden"])
+        if "rlplaytest.continuous" not in meta:  # written before the metadata was: RecurrentPPO means
+            self.continuous = "clip"
+
+    def predict(self, observation: Any, state: Any = None, episode_start: np.ndarray | None = None,
                 deterministic: bool = True) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
         """Greedy actions for a batch and the next ``(h, c)`` state."""
-        from gymnasium import spaces
-
-        obs = np.asarray(observation, dtype=np.float32)
-        obs = obs.reshape(1, -1) if obs.ndim == 1 else obs.reshape(obs.shape[0], -1)
-        batch = obs.shape[0]
-        stacked = (np.zeros((2, self.layers, batch, self.hidden), np.float32) if state is None
-                   else np.stack([np.asarray(s, np.float32) for s in state]))
-        starts = (np.zeros(batch, np.float32) if episode_start is None
-                  else np.asarray(episode_start, np.float32).reshape(batch))
-        output, new = self.session.run(["output", "state_outs"],
-                                       {"obs": obs, "state_ins": stacked, "episode_start": starts})
-        space = self.action_space
-        if isinstance(space, spaces.Discrete):
-            actions = np.asarray(output).argmax(axis=1).astype(np.int64) + int(space.start)
+        if self.layout is not None:
+            feed = self.layout.feed(observation)
+            batch = feed[self.layout.inputs[0].name].shape[0]
         else:
-            actions = np.clip(output, space.low, space.high).reshape((batch, *space.shape)).astype(np.float32)
-        return actions, (new[0], new[1])
+            feed = {"obs": self._flat_obs(observation)}
+            batch = feed["obs"].shape[0]
+        feed["state_ins"] = (np.zeros((2, self.layers, batch, self.hidden), np.float32) if state is None
+                             else np.stack([np.asarray(s, np.float32) for s in state]))
+        feed["episode_start"] = (np.zeros(batch, np.float32) if episode_start is None
+                                 else np.asarray(episode_start, np.float32).reshape(batch))
+        output, new = self.session.run(["output", "state_outs"], feed)
+        output = np.asarray(output)
+        if self.layout is not None:
+            output = self.layout.policy_output(output)
+        return self._actions(output, batch), (new[0], new[1])
+
+
+def check_recurrent_onnx_matches(model: Any, onnx_path: Path, n: int = 256, seed: int = 0, atol: float = 1e-4, *,
+                                 normalization: Normalization | None = None) -> float:
+    """Fraction of ``n`` steps on which the ONNX agent and SB3 choose the same greedy action and
+    reach the same LSTM state (within ``atol``: a state that drifts shows in later actions), each
+    carrying its own state through :data:`CHECK_SEQUENCES` parallel sequences of sampled
+    observations, with new episodes (``episode_start``) at the first step and at random (seeded)
+    steps after it. Arguments as for :func:`~.onnx.check_onnx_matches`."""
+    model, normalization = _unwrap_normalized(model, normalization)
+    obs_space = model.observation_space
+    obs_space.seed(seed)
+    rng = np.random.default_rng(seed)
+    agent = RecurrentOnnxAgent(Path(onnx_path), model.action_space, obs_space)
+    sb3_state: Any = None
+    onnx_state: Any = None
+    start = np.ones(CHECK_SEQUENCES, dtype=bool)
+    same = steps = 0
+    while steps < n:
+        batch = sample_batch(obs_space, CHECK_SEQUENCES)
+        expected, sb3_state = model.predict(normalization.apply(batch) if normalization is not None else batch,
+                                            state=sb3_state, episode_start=start, deterministic=True)
+        got, onnx_state = agent.predict(batch, state=onnx_state, episode_start=start)
+        agree = (same_actions(model.action_space, expected, got, atol) & _same_state(sb3_state, onnx_state, atol))
+        agree = agree[:n - steps]
+        same, steps = same + int(agree.sum()), steps + len(agree)
+        start = rng.random(CHECK_SEQUENCES) < CHECK_RESET_P
+    return same / max(n, 1)
+
+
+def _same_state(expected: Any, got: Any, atol: float) -> np.ndarray:
+    """Per env: whether two ``(h, c)`` states (each ``[L, B, H]``) are equal within ``atol``."""
+    diff = np.abs(np.stack([np.asarray(s, np.float64) for s in expected]) - np.stack(
+        [np.asarray(s, np.float64) for s in got]))  # [2, L, B, H]
+    return diff.max(axis=(0, 1, 3)) <= atol  # type: ignore[no-any-return]

@@ -60,23 +60,14 @@ def test_unexportable_policy_falls_back_to_torch_with_reason(tiny_game: pytest.P
         """
         import pytest
 
-        @pytest.mark.rl_scenario(env="Coin-v0", algo="RecurrentPPO", timesteps=128, episodes=2)
-        def test_recurrent(rl_playtest):
-            result = rl_playtest()
-            assert result.eval_backend["backend"] == "torch"
-            assert "recurrent" in result.eval_backend["reason"]
-            assert result.n_episodes == 2
-
         @pytest.mark.rl_scenario(env="Coin-v0", timesteps=128, episodes=2, deterministic=False)
         def test_stochastic(rl_playtest):
             assert rl_playtest().eval_backend["backend"] == "torch"
         """
     )
     result = tiny_game.runpytest("--junitxml=out.xml", "--rl-artifacts=art", "-p", "no:warnings")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=1)
     props = _properties(tiny_game.path / "out.xml")
-    assert props["test_recurrent"]["rl_eval_backend"] == "torch"
-    assert "recurrent policies cannot be exported" in props["test_recurrent"]["rl_eval_backend_reason"]
     assert "stochastic evaluation" in props["test_stochastic"]["rl_eval_backend_reason"]
     assert not list((tiny_game.path / "art").glob("_onnx/*.onnx"))
 
@@ -86,14 +77,14 @@ def test_onnx_forced_fails_an_unexportable_policy(tiny_game: pytest.Pytester) ->
         """
         import pytest
 
-        @pytest.mark.rl_scenario(env="Coin-v0", algo="RecurrentPPO", timesteps=128, episodes=2)
-        def test_recurrent(rl_playtest):
+        @pytest.mark.rl_scenario(env="Coin-v0", timesteps=128, episodes=2, deterministic=False)
+        def test_stochastic(rl_playtest):
             rl_playtest()
         """
     )
     result = tiny_game.runpytest("--rl-eval-backend=onnx")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*--rl-eval-backend=onnx: cannot evaluate on ONNX: recurrent policies*"])
+    result.stdout.fnmatch_lines(["*--rl-eval-backend=onnx: cannot evaluate on ONNX: stochastic evaluation*"])
 
 
 def test_torch_forced_never_exports(tiny_game: pytest.Pytester) -> None:

@@ -49,6 +49,25 @@ from .spaces import GAME_SPEC_ATTR
 #: the ONNX metadata entry holding the layout (JSON)
 METADATA_KEY = "rlplaytest.godot_layout"
 OUTPUT_NAMES = ("output", "state_outs")
+#: the ONNX metadata entry naming which layout a model is in: :data:`PLUGIN_LAYOUT` (the plugin runs
+#: it in-game) or :data:`RECURRENT_LAYOUT` (an LSTM state carried by the caller; not the plugin)
+LAYOUT_KEY = "rlplaytest.layout"
+PLUGIN_LAYOUT = "godot-plugin"
+RECURRENT_LAYOUT = "recurrent"
+
+#: Why a recurrent policy has no export in the plugin's layout, read from the plugin's source
+#: (edbeeching/godot_rl_agents_plugin ``main`` at bf5d6a2), and what to use instead.
+RECURRENT_REFUSAL = (
+    "the Godot RL Agents plugin's in-game ONNX inference cannot carry a recurrent state: "
+    "ONNXInference.RunInference takes state_ins as one int and feeds it as a float tensor of shape [batch=1] "
+    "(onnx/csharp/ONNXInference.cs:39,46; ONNX_wrapper.gd:26), sync.gd:235 passes the constant 1.0 every "
+    "step and sync.gd:236-237 reads only 'output' (state_outs is dropped), no episode start reaches the model "
+    "(AIController.reset(), controller/ai_controller_3d.gd:112-114, tells it nothing), and agents with the same "
+    "onnx_model_path share one ONNXModel (sync.gd:122,145,155-158). Export RecurrentPPO in the recurrent layout "
+    "instead (`rlplaytest export-onnx MODEL.zip OUT.onnx` does so by default; playtests run it with "
+    "model=\"OUT.onnx\" or --rl-eval-backend), or, for in-game inference, train a feed-forward policy "
+    "(algo=\"PPO\") and put the history it needs into get_obs()"
+)
 
 
 class OnnxLayoutError(RLPlaytestError, ValueError):
