@@ -144,7 +144,7 @@ def _stage(value: Any, index: int, last: bool) -> Stage:
         raise ValueError(f"{where} needs name= made of letters, digits, '_' and '-' (it names the stage's "
                          "JUnit properties), e.g. name='small'")
     where = f"stage {index + 1} ({name!r})"
-    timesteps = value.get("timesteps")
+    timesteps: Any = value.get("timesteps")
     if not _whole(timesteps, 1):
         raise ValueError(f"{where} needs timesteps= (its training budget): a whole number >= 1")
     env_kwargs = value.get("env_kwargs", {})
