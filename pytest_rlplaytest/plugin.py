@@ -366,17 +366,19 @@ def _curriculum_agent(request: pytest.FixtureRequest, spec: ScenarioSpec, venv: 
 def pytest_runtest_call(item: pytest.Item) -> None:
     """A test whose curriculum stopped fails (or skips, for an inconclusive stage under
     ``--rl-inconclusive=skip``) with the stopping stage's verdict; its body does not run."""
-    __tracebackhide__ = True
     stop = item.stash.get(CURRICULUM_STOP_KEY, None)
     if stop is None:
         return
     from .verdicts import VerdictFailure
     from .verdicts.verdict import conclude
 
+    message = None
     try:
         conclude(stop)
     except VerdictFailure as exc:
-        pytest.fail(str(exc), pytrace=False)
+        message = str(exc)
+    if message is not None:  # outside the except: the failure shows once, without the chained one
+        pytest.fail(message, pytrace=False)
 
 
 class Playtest:
