@@ -60,4 +60,9 @@ def test_two_stages_promote_and_the_playtest_runs_on_the_last_stage(ladder_game:
     report = (art / "report.md").read_text()
     assert "## Curriculum" in report and "2 of 2 stages passed" in report
     assert "| 1. short | 1536 | 1536 |" in report and "| 2. long | 768 | 768 |" in report
+    (art / "report.md").unlink()  # `rlplaytest report` rebuilds the table from the artifacts alone
+    from pytest_rlplaytest.cli import main
+
+    assert main(["report", str(art)]) == 0
+    assert "| 1. short | 1536 | 1536 |" in (art / "report.md").read_text()
 

@@ -44,7 +44,7 @@ def _properties(junit: str) -> dict[str, str]:
 def test_a_failing_stage_stops_the_curriculum_with_its_verdict(ladder_game: pytest.Pytester) -> None:
     ladder_game.makepyfile(test_ladder=BLIND_MIDDLE)
     art = ladder_game.path / "art"
-    result = ladder_game.runpytest("-s", f"--rl-artifacts={art}", "--junitxml=junit.xml")
+    result = ladder_game.runpytest("-s", f"--rl-artifacts={art}", "--junitxml=junit.xml", "--rl-job-summary=on")
     result.assert_outcomes(failed=1)
     result.stdout.no_fnmatch_line("*BODY RAN*")  # the scenario's own playtest never ran
     record = json.loads((art / "test_ladder.py__test_climbs" / "curriculum.json").read_text())
@@ -71,6 +71,9 @@ def test_a_failing_stage_stops_the_curriculum_with_its_verdict(ladder_game: pyte
     assert (art / "test_ladder.py__test_climbs" / "model.zip").is_file()  # the evidence is kept
     report = (art / "report.md").read_text()
     assert "stopped at stage 'blind' (2 of 3)" in report and "| 3. final | 256 | 0 | - | - | not run |" in report
+    summary = (art / "job_summary.md").read_text()
+    assert "### Curriculum" in summary and "| 2. blind | 256 | 256 |" in summary
+    assert "curriculum stopped at stage 'blind' (2 of 3)" in summary  # the failed verdict, in full
 
 
 @pytest.mark.parametrize(("policy", "outcome"), [("fail", "failed"), ("skip", "skipped"), ("pass", "passed")])
