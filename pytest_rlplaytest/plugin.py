@@ -14,6 +14,9 @@ Fixture chain for a test marked ``@pytest.mark.rl_scenario(...)``::
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import functools
 from collections.abc import Callable, Generator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +42,8 @@ if TYPE_CHECKING:
 SETTINGS_KEY = pytest.StashKey[settings_mod.Settings]()
 SUMMARY_KEY = pytest.StashKey["RunSummary"]()
 TRAINING_KEY = pytest.StashKey[dict[str, Any]]()
+#: the verdict that stopped a test's curriculum, concluded as the test's call
+CURRICULUM_STOP_KEY = pytest.StashKey[Any]()
 
 LONG_TRAINING_DOC = (
     "long_training: a scenario that trains for long (nightly). Skipped unless selected with "
@@ -296,6 +301,8 @@ def rl_agent(
     seed_everything(spec.seed, spec.torch_threads)
     error = None
     try:
+        if spec.curriculum:
+            return _curriculum_agent(request, spec, rl_env, rl_artifacts)
         multi = _multi_policy_agent(request.node, spec, rl_env, rl_artifacts)
         if multi is not None:
             return multi
@@ -342,6 +349,66 @@ def _multi_policy_agent(item: pytest.Item, spec: ScenarioSpec, venv: VecEnv, art
         if "model" in entry:
             set_property(item, f"rl_policy_{name}_model", entry["model"])
     return agent  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def _stage_env(request: pytest.FixtureRequest, spec: ScenarioSpec, artifacts: Path, last_env: VecEnv, index: int,
+               stage: Any) -> Generator[VecEnv, None, None]:
+    """A curriculum stage's env: the scenario's own for the last stage; for the others their game,
+    started for the stage (seeded ``derive_seed(seed, "stage", name)``, its files in
+    ``stage-<name>/``) and closed after it."""
+    if index == len(spec.curriculum) - 1:
+        yield last_env
+        return
+    stage_spec = dataclasses.replace(spec, seed=derive_seed(spec.seed, "stage", stage.name),
+                                     env_kwargs=stage.env_kwargs, engine_options=stage.engine_options)
+    folder = artifacts / f"stage-{stage.name}"
+    folder.mkdir(parents=True, exist_ok=True)
+    engines = _started_engine(request, stage_spec, folder)
+    engine = next(engines)
+    try:
+        venv = engine.make_vec_env(spec.n_envs, seed=stage_spec.seed)
+        try:
+            yield venv
+        finally:
+            venv.close()
+    finally:
+        engines.close()
+
+
+def _curriculum_agent(request: pytest.FixtureRequest, spec: ScenarioSpec, venv: VecEnv, artifacts: Path) -> Agent:
+    """Train the scenario's model through its curriculum (:mod:`.agents.curriculum`); a stage that
+    stops it leaves its verdict for the test's call (:func:`pytest_runtest_call`)."""
+    from .agents.curriculum import run_curriculum
+    from .reports.curriculum import record_curriculum
+    from .reports.training_notes import record_training
+
+    run = run_curriculum(spec, functools.partial(_stage_env, request, spec, artifacts, venv), artifacts)
+    assert run.report is not None
+    request.node.stash[TRAINING_KEY] = record_training(request.node, run.report, artifacts, None)
+    record_curriculum(request.node, run)
+    if run.stop is not None:
+        request.node.stash[CURRICULUM_STOP_KEY] = run.stop
+    return run.model  # type: ignore[no-any-return]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """A test whose curriculum stopped fails (or skips, for an inconclusive stage under
+    ``--rl-inconclusive=skip``) with the stopping stage's verdict; its body does not run."""
+    stop = item.stash.get(CURRICULUM_STOP_KEY, None)
+    if stop is None:
+        return
+    from .verdicts import VerdictFailure
+    from .verdicts.verdict import conclude
+
+    message = None
+    try:
+        conclude(stop)
+    except VerdictFailure as exc:
+        message = str(exc)
+    if message is not None:  # outside the except: the failure shows once, without the chained one
+        pytest.fail(message, pytrace=False)
 
 
 class Playtest:

@@ -21,11 +21,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .common.paths import PathBase
 from .errors import RLPlaytestError
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .agents.stages import Stage
 
 KINDS = ("custom", "locomotion", "landing", "voxel_stress", "bug_repro", "ui", "physics_stress")
 ALGOS = ("PPO", "A2C", "DQN", "SAC", "TD3", "RecurrentPPO")
@@ -148,6 +151,13 @@ def success_rule(value: Any) -> Any:
     return value
 
 
+def curriculum_arg(value: Any) -> Any:
+    """An ordered list of stage dicts, parsed into ``Stage``\\ s (see :mod:`.agents.stages`)."""
+    from .agents.stages import parse_curriculum
+
+    return parse_curriculum(value)
+
+
 def bug_signature(value: Any) -> Any:
     """A bug hunt's signature, parsed into a ``BugSignature``."""
     from .bughunt.signature import BugSignature
@@ -214,6 +224,11 @@ MARKER_ARGS: tuple[MarkerArg, ...] = (
               number(0, strict=False)),
     MarkerArg("cell_size", "bug hunts: size of a visited cell, in the game's position units", 1.0,
               number(0, strict=True)),
+    MarkerArg("curriculum", "train in stages: a list of dicts with name=, timesteps= (capped by --rl-timesteps), "
+              "env_kwargs=, reward= (given to the game as reward_mode), engine options (scene=, ...) and "
+              "promote=dict(at_least=0.8, confidence=0.95, episodes=20) (a one-sided exact binomial test; every "
+              "stage but the last); a stage that fails its rule fails the test; the playtest runs on the last "
+              "stage's game", None, curriculum_arg),
 )
 
 #: the arguments by name
@@ -309,6 +324,8 @@ class ScenarioSpec:
     engine_restarts: int = 0
     #: ``model="cache:"``: the agent comes from ``--rl-agent-cache``
     model_cache: bool = False
+    #: ``curriculum=``: the stages the agent trains through (empty: one training on the scenario's game)
+    curriculum: tuple[Stage, ...] = ()
     #: where the marker's relative paths resolve (the test file's folder)
     paths: PathBase = field(default_factory=lambda: PathBase(Path.cwd(), "the current folder"))
 
@@ -345,6 +362,7 @@ class ScenarioSpec:
             "bug": self.bug.describe() if self.bug is not None else None,
             **({"normalize": dict(self.normalize)} if self.normalize is not None else {}),
             **({"hyperparams": self.hyperparams} if self.hyperparams is not None else {}),
+            **({"curriculum": [stage.describe() for stage in self.curriculum]} if self.curriculum else {}),
         }
 
 
@@ -411,6 +429,63 @@ def _frozen(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return value if value is not None else MappingProxyType({})
 
 
+#: marker arguments a curriculum refuses, with the fix
+_NOT_WITH_CURRICULUM = {
+    "timesteps": "give each stage its own timesteps= (the scenario's budget is their sum)",
+    "model": "a curriculum trains its agent: drop model= (or drop curriculum= to play the stored agent)",
+    "normalize": "VecNormalize statistics are not carried from stage to stage yet: drop normalize=",
+    "bug": "a bug hunt trains its own explorer: drop curriculum= from the bug hunt's marker",
+}
+
+
+def _curriculum(c: dict[str, Any], given: Any, engine_options: dict[str, Any], allowed: Mapping[str, str],
+                scheme: str, cap: int | None, nodeid: str) -> tuple[Stage, ...]:
+    """The scenario's stages, each with its game arguments, engine options and capped budget
+    merged in (the scenario itself then plays the last stage's game); ``()`` without a curriculum."""
+    import dataclasses
+
+    from .agents.stages import REWARD_KWARG, check_stage_options
+
+    stages: tuple[Stage, ...] = c["curriculum"] or ()
+    if not stages:
+        return ()
+    for name, fix in _NOT_WITH_CURRICULUM.items():
+        if given.get(name) not in (None, False):
+            raise ScenarioError(f"{nodeid}: rl_scenario(curriculum=...) with {name}=: {fix}")
+    scenario_wide = [a.name for a in MARKER_ARGS if a.name != "env_kwargs"]
+    try:
+        check_stage_options(stages, allowed, scenario_wide, scheme)
+    except ValueError as exc:
+        raise ScenarioError(f"{nodeid}: rl_scenario(curriculum=...): curriculum {exc}") from None
+    base = dict(c["env_kwargs"] or {})
+    return tuple(dataclasses.replace(
+        stage, timesteps=min(stage.timesteps, cap) if cap else stage.timesteps,
+        env_kwargs=MappingProxyType({**base, **stage.env_kwargs,
+                                     **({REWARD_KWARG: stage.reward} if stage.reward is not None else {})}),
+        engine_options=MappingProxyType({**engine_options, **stage.engine_options})) for stage in stages)
+
+
+def _stages_and_budget(c: dict[str, Any], given: Any, engine_options: dict[str, Any], allowed: Mapping[str, str],
+                       scheme: str, cap: int | None, nodeid: str) -> tuple[tuple[Stage, ...], dict[str, Any], int]:
+    """The stages, the engine options and the training budget (capped by ``--rl-timesteps``). With a
+    curriculum the scenario plays the last stage's game (its ``env_kwargs`` go into ``c``) and its
+    budget is the stages' sum."""
+    stages = _curriculum(c, given, engine_options, allowed, scheme, cap, nodeid)
+    if not stages:
+        return (), engine_options, min(c["timesteps"], cap) if cap else c["timesteps"]
+    engine_options, c["env_kwargs"] = dict(stages[-1].engine_options), stages[-1].env_kwargs
+    c["timesteps"] = sum(stage.requested_timesteps for stage in stages)
+    return stages, engine_options, sum(stage.timesteps for stage in stages)
+
+
+def _stored_models(value: Any) -> tuple[str | None, dict[str, str]]:
+    """The marker's ``model=``: one stored agent (None for none or ``cache:``), or a mapping of policy
+    name to stored agent for a multi-policy scene."""
+    if isinstance(value, dict):
+        return None, dict(value)
+    return (value if value != MODEL_CACHE else None), {}
+
+
 def build_spec(
     args: tuple[Any, ...],
     kwargs: Mapping[str, Any],
@@ -450,14 +525,14 @@ def build_spec(
         from .agents.hyperparams import apply_hyperparams_file
 
         c = apply_hyperparams_file(c, given=frozenset(kw), paths=paths, nodeid=nodeid)
-    models = c["model"] if isinstance(c["model"], dict) else {}
-    model = c["model"] if c["model"] != MODEL_CACHE and not models else None
-    cap = settings.timesteps
+    model, models = _stored_models(c["model"])
+    stages, engine_options, timesteps = _stages_and_budget(c, kw, engine_options, allowed, scheme,
+                                                           settings.timesteps, nodeid)
     return ScenarioSpec(
         env=env, nodeid=nodeid,
         seed=c["seed"] if c["seed"] is not None else derive_seed(settings.seed, seed_key(nodeid)),
         kind=c["kind"], algo=c["algo"],
-        timesteps=min(c["timesteps"], cap) if cap else c["timesteps"], requested_timesteps=c["timesteps"],
+        timesteps=timesteps, requested_timesteps=c["timesteps"], curriculum=stages,
         model=paths.resolve(model) if model is not None else None, model_label=model,
         episodes=c["episodes"] if c["episodes"] is not None else settings.episodes,
         success=c["success"], algo_kwargs=_frozen(c["algo_kwargs"]), policy_kwargs=_frozen(c["policy_kwargs"]),

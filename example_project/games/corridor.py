@@ -3,7 +3,8 @@
 The agent starts in the middle of a corridor of ``length`` cells; one end, chosen at random each
 episode, is the exit, and the observation says which. Moving toward the exit earns a small reward,
 reaching it earns 1 and ends the episode with ``info["is_success"] = True``; running out of time
-truncates it. ``info`` also carries the agent's ``position`` (for heatmaps) and ``events``.
+truncates it. ``reward_mode="sparse"`` (what a curriculum stage's ``reward="sparse"`` sets) drops the
+shaping: only reaching the exit pays. ``info`` also carries the agent's ``position`` (for heatmaps) and ``events``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ class Corridor(gym.Env):  # type: ignore[type-arg]
 
     metadata = {"render_modes": []}
 
-    def __init__(self, length: int = 9, max_steps: int = 24) -> None:
+    def __init__(self, length: int = 9, max_steps: int = 24, reward_mode: str = "shaped") -> None:
+        if reward_mode not in ("shaped", "sparse"):
+            raise ValueError(f"Corridor: reward_mode must be 'shaped' or 'sparse', got {reward_mode!r}")
+        self.reward_mode = reward_mode
         self.length = length
         self.max_steps = max_steps
         self.observation_space = spaces.Box(low=-1.0, high=1.0, shape=(2,), dtype=np.float32)
@@ -47,7 +51,7 @@ class Corridor(gym.Env):  # type: ignore[type-arg]
         self.pos = int(np.clip(self.pos + (1 if int(action) == 1 else -1), 0, self.length - 1))
         after = abs(goal - self.pos)
         reached = self.pos == goal
-        reward = 1.0 if reached else 0.1 * (before - after) - 0.01
+        reward = 1.0 if reached else 0.0 if self.reward_mode == "sparse" else 0.1 * (before - after) - 0.01
         info: dict[str, Any] = {"position": [float(self.pos), 0.0], "distance": float(after)}
         if reached:
             info["is_success"] = True

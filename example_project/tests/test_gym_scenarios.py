@@ -6,6 +6,8 @@
   their success rate with an exact binomial test.
 * ``test_stored_corridor_agent_sequential`` lets the call decide: ``rl_playtest(sequential=True,
   at_least=0.8)`` fails the test unless Wald's SPRT accepts the agent.
+* ``test_corridor_curriculum`` trains through a curriculum: a short corridor with shaped rewards,
+  promoted by an exact binomial test, then a long one with sparse rewards, where the playtest runs.
 * ``test_cartpole_from_scratch`` is the nightly job: it trains CartPole from scratch.
 """
 
@@ -22,6 +24,16 @@ def test_corridor_agent_learns_to_exit(rl_playtest):
     result = rl_playtest()
     assert_success_rate(result, at_least=0.9)
     assert result.summary()["mean_length"] <= 6  # the exits are 4 steps away: no dawdling
+
+
+@pytest.mark.rl_scenario(env=Corridor, episodes=40, curriculum=[
+    dict(name="short", timesteps=2_000, env_kwargs=dict(length=5, max_steps=12),
+         promote=dict(at_least=0.8, confidence=0.95, episodes=20)),
+    dict(name="long", timesteps=2_000, env_kwargs=dict(length=13, max_steps=30), reward="sparse"),
+])
+def test_corridor_curriculum(rl_playtest):
+    result = rl_playtest(at_least=0.8)  # on the last stage's game: the long corridor, sparse rewards
+    assert result.summary()["mean_length"] <= 8  # its exits are 6 steps away
 
 
 def balanced(episode):

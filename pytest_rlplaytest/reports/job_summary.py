@@ -74,6 +74,9 @@ def render_job_summary(rows: Sequence[Mapping[str, Any]], root: Path) -> str:
              f"{len(rows)} scenario test(s), {len(failed)} failed. Success rates show their {CI_LABEL}. "
              "Plots and artifacts are in the uploaded artifacts folder (paths relative to the repository root).",
              "", *render_markdown_table([*HEADER, "plots"], table), ""]
+    from .curriculum import curriculum_notes
+
+    lines += curriculum_notes(rows, "### Curriculum")  # each curriculum stage's budget used and verdict
     if failed:
         lines += ["### Failed verdicts", ""]
         for row in failed:

@@ -60,6 +60,9 @@ def render_markdown(rows: Sequence[Mapping[str, Any]], root: Path) -> str:
     from .training_notes import training_notes
 
     lines += training_notes(rows)  # resumed runs, engine restarts with the game's log tail, the agent cache
+    from .curriculum import curriculum_notes
+
+    lines += curriculum_notes(rows)  # each curriculum stage's budget used and verdict
     return "\n".join(lines)
 
 
@@ -109,6 +112,8 @@ def rows_from_artifacts(root: Path) -> list[dict[str, Any]]:
         from .training_notes import artifact_properties
 
         props.update(artifact_properties(folder))  # resumed, engine restarts: the report's Training section
+        if (folder / "curriculum.json").is_file():
+            props["rl_curriculum_json"] = str(folder / "curriculum.json")
         rows.append({"nodeid": data.get("nodeid") or folder.name, "outcome": data.get("outcome", "?"),
                      "properties": props})
     return rows
