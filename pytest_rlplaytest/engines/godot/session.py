@@ -28,6 +28,9 @@ Our addon also sends the engine telemetry once per reply (top-level ``rlplaytest
 agent's ``rl_episode_seed`` only in the first info of an episode; the session copies both into every
 agent's info. Step replies from our addon carry observations, rewards and that telemetry as one
 float32 block (``f32``, offered in our handshake) instead of JSON numbers; see ``addon/sync.gd``.
+Continuous actions go to our addon as one binary float32 block when it accepts them in ``env_info``
+(``actions_f32``, offered in our handshake; :func:`.protocol.action_block`); official-plugin games
+and older addons never accept, and keep getting JSON actions.
 Replies are checked with a few cheap whole-batch tests first; only a reply that fails them is
 inspected value by value, so errors still name the agent, key and index.
 """
@@ -46,7 +49,15 @@ from ...telemetry import EPISODE_SEED_KEY
 from ..base import EngineError
 from .binary import GameLocation, GodotBinary, build_command
 from .process import GodotProcess
-from .protocol import Connection, GodotCrashed, GodotScriptError, Listener, ProtocolError, handshake_message
+from .protocol import (
+    Connection,
+    GodotCrashed,
+    GodotScriptError,
+    Listener,
+    ProtocolError,
+    action_block,
+    handshake_message,
+)
 from .scenefile import sync_node_properties
 from .spaces import ActionCodec, ObsCodec
 from .startup import (
@@ -122,6 +133,8 @@ class GodotSession:
         self._episode_seeds: list[Any] = []
         self._episode_steps = np.zeros(0, dtype=np.int64)
         self._action_prefix = b'{"type":"action","action":'
+        #: actions go out as binary blocks (our addon accepted them in env_info; continuous actions)
+        self.binary_actions = False
 
     @property
     def seeding(self) -> str | None:
@@ -284,6 +297,7 @@ class GodotSession:
         extra = info.get("rlplaytest")
         self.addon_info = dict(extra) if isinstance(extra, dict) else {}
         self.auto_reset = bool(self.addon_info.get("auto_reset", False))
+        self.binary_actions = self.addon_info.get("actions_f32") is True and self.action_codec.mode == "continuous"
 
     def _policy_names(self, info: dict[str, Any], n: int, where: str) -> list[str]:
         """``agent_policy_names`` (main branch ``sync.gd:380-383, 437``; godot3 sends none): one
@@ -407,7 +421,16 @@ class GodotSession:
         conn = self.conn
         if conn is None:
             conn = self._require()
-        assert self.action_codec is not None
+        codec = self.action_codec
+        assert codec is not None
+        if self.binary_actions:
+            arr = np.asarray(actions, dtype=np.float32).reshape(self.n_agents, codec.width)
+            total = float(arr.sum())
+            if total - total == 0.0:  # all finite (else the JSON encoder names the bad value)
+                if arr.min() < -1.0 or arr.max() > 1.0:
+                    arr = np.clip(arr, -1.0, 1.0)
+                conn.send_frame(action_block(arr), "action")
+                return
         body = self._action_prefix + self.action_codec.encode_json(actions, self.n_agents).encode("ascii") + b"}"
         conn.send_frame(len(body).to_bytes(4, "little") + body, "action")
 
