@@ -126,3 +126,91 @@ def test_binary_and_json_actions_agree_on_the_real_game(make_engine, probe_proje
             assert d1.tolist() == d2.tolist()
     assert any(d.any() for _, _, d in fast[1:]), "episodes of 5 steps end within 12 steps"
     assert len({o.tobytes() for o, _, _ in fast[1:]}) == len(actions), "the actions move the agents"
+
+
+# ---- instances sized to the machine -----------------------------------------------------------
+def test_cores_per_worker_shares_the_cores_among_xdist_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_rlplaytest.engines.godot.engine import cores_per_worker
+
+    assert cores_per_worker(workers=1, cpus=8) == (8, 8, 1)
+    assert cores_per_worker(workers=3, cpus=8) == (2, 8, 3)
+    assert cores_per_worker(workers=4, cpus=2) == (1, 2, 4)  # oversubscribed: still one instance
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "2")
+    assert cores_per_worker(cpus=6) == (3, 6, 2)
+    monkeypatch.delenv("PYTEST_XDIST_WORKER_COUNT")
+    import os
+
+    cpus = len(os.sched_getaffinity(0))
+    assert cores_per_worker() == (cpus, cpus, 1)
+
+
+def test_plan_instances() -> None:
+    from pytest_rlplaytest.engines.godot.engine import plan_instances
+
+    assert plan_instances(16, 2) == (2, 8)
+    assert plan_instances(16, 1) == (1, 16)
+    assert plan_instances(3, 8) == (3, 1)  # never more instances than agents
+    assert plan_instances(5, 2) == (2, 3)  # the same count in each: 6 agents
+    assert plan_instances(5, 4) == (3, 2)  # 4 cores, but 2 agents each take 3 instances
+    assert plan_instances(1, 4) == (1, 1)
+
+
+def test_instances_option_errors(make_engine, probe_project: Path) -> None:
+    with pytest.raises(EngineError, match=r"instances='many'\): instances must be 'auto' .* or a whole number"):
+        make_engine(probe_project, instances="many")
+    with pytest.raises(EngineError, match=r"agents= fixes the agents per instance.*drop one of them"):
+        make_engine(probe_project, instances="auto", agents=2)
+
+
+@pytest.mark.needs_godot
+def test_sized_instances_on_the_real_game(make_engine, probe_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_rlplaytest.engines.godot import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "cores_per_worker", lambda: (2, 4, 2))
+    engine = make_engine(probe_project, instances="auto")
+    venv = engine.make_vec_env(n_envs=5).venv
+    assert [s.n_agents for s in venv.sessions] == [3, 3]
+    plan = engine.describe()["instances"]
+    assert (plan["started"], plan["agents"], plan["cores"], plan["workers"]) == (2, 6, 2, 2)
+    assert "2 cores (4 available (sched_getaffinity) / 2 xdist workers)" in plan["why"]
+    assert "2 instances of 3 agents (--agents=3)" in plan["why"]
+    engine.close()
+    engine = make_engine(probe_project, instances=3)
+    venv = engine.make_vec_env(n_envs=3).venv
+    assert [s.n_agents for s in venv.sessions] == [1, 1, 1]
+    assert "instances=3 was asked for" in engine.describe()["instances"]["why"]
+
+
+@pytest.mark.needs_godot
+def test_sized_plan_falls_back_when_the_scene_ignores_agents(make_engine, fake_godot4: Path) -> None:
+    engine = make_engine(fake_godot4.parent / "project", godot_bin=str(fake_godot4), engine_timeout=10.0,
+                         godot_args=["--fake_connect_delay_ms=100"], instances=4)
+    venv = engine.make_vec_env(n_envs=3).venv  # the scene has 2 agents whatever --agents says
+    assert [s.n_agents for s in venv.sessions] == [2, 2]
+    why = engine.describe()["instances"]["why"]
+    assert "2 whole instances" in why and "does not build its agents from --agents=N" in why
+
+
+@pytest.mark.needs_godot
+def test_overlapped_steps_match_sequential_ones(make_engine, probe_project: Path) -> None:
+    """Two instances stepped at once by the VecEnv (every instance gets its actions before any reply
+    is read) give exactly what stepping each instance on its own gives."""
+    actions = np.random.default_rng(11).uniform(-1, 1, (10, 4, 2)).astype(np.float32)
+    engine = make_engine(probe_project, instances=2, godot_args=["--episode_steps=4"])
+    venv = engine.make_vec_env(n_envs=4).venv
+    assert len(venv.sessions) == 2
+    together = [venv.reset()] + [venv.step(a)[:3] for a in actions]
+    engine.close()
+    engine = make_engine(probe_project, instances=2, godot_args=["--episode_steps=4"])
+    sessions = engine.make_vec_env(n_envs=4).venv.sessions
+    alone = [np.concatenate([s.reset()[0] for s in sessions])]
+    for a in actions:
+        steps = [sessions[0].step(a[:2])[:3], sessions[1].step(a[2:])[:3]]
+        alone.append(tuple(np.concatenate([p[j] for p in steps]) for j in range(3)))
+    np.testing.assert_array_equal(together[0], alone[0])
+    for (o1, r1, d1), (o2, r2, d2) in zip(together[1:], alone[1:]):
+        np.testing.assert_array_equal(o1, o2)
+        np.testing.assert_array_equal(r1, r2)
+        assert d1.tolist() == d2.tolist()
+    assert not np.array_equal(together[1][0][:2], together[1][0][2:]), "the instances play different worlds"
+    assert any(d.any() for _, _, d in together[1:])

@@ -100,7 +100,8 @@ class LaunchSpec:
     label: str = "the Godot game"
     #: the driver's time limit in steps per episode (None: the game's own)
     max_episode_steps: int | None = None
-    #: who asked for ``agents``: the marker (``"agents="``), ``"make_env()"`` or ``"replay"`` (one agent)
+    #: who asked for ``agents``: the marker (``"agents="``), ``"make_env()"``, ``"replay"`` (one agent)
+    #: or ``"plan"`` (the engine's ``instances=`` plan, which checks the count itself)
     agents_from: str = "agents="
 
 
@@ -318,7 +319,7 @@ class GodotSession:
 
     def _check_agent_count(self, flavour: str) -> None:
         spec, n = self.spec, self.n_agents
-        if spec.agents is None or n == spec.agents or spec.agents_from == "replay":
+        if spec.agents is None or n == spec.agents or spec.agents_from in ("replay", "plan"):
             return  # (replays check seeding first, then the count: GodotEngine.make_replay_vec_env)
         if spec.agents_from == "make_env()":
             how = ("the scene builds its agents from --agents=N" if flavour == FLAVOUR_ADDON else
@@ -398,14 +399,24 @@ class GodotSession:
         """Reset every agent. ``seed`` reseeds the episode in games that honour it (our addon;
         :attr:`seeding`); the official plugin reads nothing of a reset message but its type (main
         ``sync.gd:507-511``), so it is not sent there. Returns the observation batch and infos."""
-        conn = self._require()
-        assert self.obs_codec is not None
+        self.send_reset(seed)
+        return self.recv_reset()
+
+    def send_reset(self, seed: int | None = None) -> None:
+        """Send the reset message of :meth:`reset` (then :meth:`recv_reset`: several instances
+        reset at once)."""
         message: dict[str, Any] = {"type": "reset"}
         if seed is not None and self.seeding == SEEDS_PER_EPISODE:
             message["seed"] = int(seed)
+        self._require().send(message)
+
+    def recv_reset(self) -> tuple[Any, list[dict[str, Any]]]:
+        """Receive the reset reply of :meth:`send_reset`: the observation batch and infos."""
+        conn = self._require()
+        assert self.obs_codec is not None
         where = f"{self.spec.label}: reset reply"
         try:
-            reply = conn.request(message, "reset", "reset reply")
+            reply = conn.expect("reset", "reset reply")
             obs = self.obs_codec.decode_batch(reply.get("obs"), self.n_agents, where)
             infos = self._infos(reply, where)
         except ProtocolError as exc:
