@@ -359,6 +359,7 @@ class GodotEngine(Engine):
         if n_envs is not None and (isinstance(n_envs, bool) or not isinstance(n_envs, int) or n_envs < 1):
             raise EngineError(f"n_envs={n_envs!r} must be a whole number >= 1")
         sessions: list[GodotSession] = []
+        plan: dict[str, Any] | None
         try:
             if n_envs is not None and self.instances is not None:
                 sessions, instances, plan = self._sized_plan(n_envs, base_seed)
@@ -391,7 +392,7 @@ class GodotEngine(Engine):
             basis = (f"this pytest worker has {cores} core{'s' if cores != 1 else ''} ({cpus} available "
                      f"(sched_getaffinity) / {workers} xdist worker{'s' if workers != 1 else ''})")
         else:
-            cores, cpus, workers = int(self.instances), 0, 0
+            cores, cpus, workers = int(self.instances or 1), 0, 0
             basis = f"instances={cores} was asked for"
         instances, per = plan_instances(n_envs, cores)
         sessions = self._launch(range(1), instances, per, seed, agents_from="plan")

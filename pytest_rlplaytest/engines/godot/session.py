@@ -442,7 +442,7 @@ class GodotSession:
                     arr = np.clip(arr, -1.0, 1.0)
                 conn.send_frame(action_block(arr), "action")
                 return
-        body = self._action_prefix + self.action_codec.encode_json(actions, self.n_agents).encode("ascii") + b"}"
+        body = self._action_prefix + codec.encode_json(actions, self.n_agents).encode("ascii") + b"}"
         conn.send_frame(len(body).to_bytes(4, "little") + body, "action")
 
     def recv_step(self) -> tuple[Any, np.ndarray, np.ndarray, list[dict[str, Any]]]:
