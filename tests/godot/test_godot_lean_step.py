@@ -214,3 +214,30 @@ def test_overlapped_steps_match_sequential_ones(make_engine, probe_project: Path
         assert d1.tolist() == d2.tolist()
     assert not np.array_equal(together[1][0][:2], together[1][0][2:]), "the instances play different worlds"
     assert any(d.any() for _, _, d in together[1:])
+
+
+@pytest.mark.needs_godot
+def test_instances_marker_argument_through_pytest(pytester: pytest.Pytester, probe_project: Path) -> None:
+    """``rl_scenario(instances=...)`` reaches the engine: the rl_env fixture's agents are spread over
+    the planned instances, binary actions included, and describe() says why."""
+    pytester.makepyfile(
+        f"""
+        import numpy as np
+        import pytest
+
+        @pytest.mark.rl_scenario(env="godot:{probe_project}", n_envs=4, instances=2)
+        def test_env(rl_env, rl_engine):
+            sessions = rl_env.venv.sessions
+            assert [s.n_agents for s in sessions] == [2, 2] and all(s.binary_actions for s in sessions)
+            rl_env.reset()
+            rl_env.step(np.zeros((4, 2), dtype=np.float32))
+            assert "2 instances of 2 agents (--agents=2)" in rl_engine.describe()["instances"]["why"]
+
+        @pytest.mark.rl_scenario(env="godot:{probe_project}", n_envs=4, instances="lots")
+        def test_bad(rl_env):
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*instances must be 'auto'*or a whole number >= 1*"])
