@@ -15,6 +15,15 @@ AGENT; our addon's scenes may build them from ``--agents=N``, passed when ``agen
 ``n_envs`` means *at least this many agents*, met with whole instances: the first instance says how
 many agents it has (``env_info``), and as many instances are started as that takes; the engine
 logs how many and why, and ``describe()["instances"]`` records it.
+
+``instances="auto"`` (or a number) sizes the instances to the machine instead: for a scene that builds
+its agents from ``--agents=N`` (our addon's scenes), ``n_envs`` agents are spread over as many
+instances as this pytest worker has cores (:func:`cores_per_worker`: the cores the process may run on,
+``os.sched_getaffinity``, shared among pytest-xdist's ``PYTEST_XDIST_WORKER_COUNT`` workers), at most
+one per agent, with the same count in each (:func:`plan_instances`). It is not the default because the
+layout, and so every seeded episode after the first instance's, then depends on the machine.
+``GodotVecEnv`` overlaps the instances' steps (and resets): every instance gets its message before any
+reply is read, so they compute at once.
 """
 
 from __future__ import annotations
@@ -110,6 +119,27 @@ def _positive_float(name: str, value: Any) -> float | None:
     return float(value)
 
 
+def cores_per_worker(workers: int | None = None, cpus: int | None = None) -> tuple[int, int, int]:
+    """``(cores for this worker, cpus, workers)``: the cores this process may run on
+    (``os.sched_getaffinity``; ``os.cpu_count()`` where there is none) shared among pytest-xdist's
+    workers (``PYTEST_XDIST_WORKER_COUNT``, 1 without ``-n``), at least 1."""
+    if workers is None:
+        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "") or 1)
+    if cpus is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    workers = max(1, workers)
+    return max(1, cpus // workers), cpus, workers
+
+
+def plan_instances(n_envs: int, cores: int) -> tuple[int, int]:
+    """``(instances, agents per instance)`` for ``n_envs`` agents on ``cores`` cores: one instance
+    per core, never more instances than agents, the same count in each (at least ``n_envs`` in all,
+    as few extra as whole instances allow)."""
+    instances = max(1, min(cores, n_envs))
+    per = math.ceil(n_envs / instances)
+    return math.ceil(n_envs / per), per
+
+
 class GodotScriptErrorWarning(RLPlaytestWarning):
     """The game printed ``SCRIPT ERROR`` lines (GDScript runtime errors) while it was played."""
 
@@ -158,6 +188,9 @@ class GodotEngine(Engine):
         "fixed_fps": "physics frames per simulated second (--fixed-fps N, default 60; 0 disables lockstep)",
         "timeout": "seconds the game may stay silent (boot and each reply); default --rl-engine-timeout",
         "godot_args": "extra command-line arguments for the game (a list of strings)",
+        "instances": "'auto': spread n_envs agents over one instance per core of this pytest worker (scenes "
+                     "that build their agents from --agents=N; not with agents=); a number: that many instances; "
+                     "default: whole instances of the scene's own agents",
         "script_errors": "'warn' (default): GDScript SCRIPT ERRORs become a pytest warning, also when the test "
                          "passes; 'fail': the next call fails; 'ignore': only recorded in the log",
     }
@@ -189,6 +222,14 @@ class GodotEngine(Engine):
         self.max_episode_steps = _positive_int("max_episode_steps", max_episode_steps)
         if self.max_episode_steps is not None:
             self.extra_args.append(f"--max_episode_steps={self.max_episode_steps}")
+        self.instances = opts.get("instances")
+        if self.instances is not None and self.instances != "auto" and (
+                isinstance(self.instances, bool) or not isinstance(self.instances, int) or self.instances < 1):
+            raise EngineError(f"rl_scenario(instances={self.instances!r}): instances must be 'auto' (one instance "
+                              "per core of this pytest worker) or a whole number >= 1")
+        if self.instances is not None and self.agents is not None:
+            raise EngineError(f"rl_scenario(instances={self.instances!r}, agents={self.agents}): agents= fixes the "
+                              "agents per instance, instances= lets the engine choose them; drop one of them")
         self.script_errors = opts.get("script_errors", "warn")
         if self.script_errors not in ("warn", "fail", "ignore"):
             raise EngineError(f"rl_scenario(script_errors={self.script_errors!r}): must be 'warn', 'fail' or 'ignore'")
@@ -318,12 +359,18 @@ class GodotEngine(Engine):
         if n_envs is not None and (isinstance(n_envs, bool) or not isinstance(n_envs, int) or n_envs < 1):
             raise EngineError(f"n_envs={n_envs!r} must be a whole number >= 1")
         sessions: list[GodotSession] = []
+        plan: dict[str, Any] | None
         try:
-            instances, plan = self._plan(n_envs, None)
+            if n_envs is not None and self.instances is not None:
+                sessions, instances, plan = self._sized_plan(n_envs, base_seed)
+            else:
+                instances, plan = self._plan(n_envs, None)
             if n_envs is not None and plan is None:  # the count per instance is not known yet: ask one
                 sessions = self._launch(range(1), 2, self.agents, base_seed)
                 instances, plan = self._plan(n_envs, sessions[0])
-            sessions += self._launch(range(len(sessions), instances), instances, self.agents, base_seed)
+            agents = plan["agents_per_instance"] if plan is not None and plan.get("sized") else self.agents
+            sessions += self._launch(range(len(sessions), instances), instances, agents, base_seed,
+                                     agents_from="plan" if agents != self.agents else "agents=")
             self._set_spin(sessions)
             venv = self._vec_env(sessions)
         except BaseException:
@@ -336,6 +383,31 @@ class GodotEngine(Engine):
         wrapped = VecMonitor(venv)
         self._envs.append(wrapped)
         return wrapped
+
+    def _sized_plan(self, n_envs: int, seed: int) -> tuple[list[GodotSession], int, dict[str, Any]]:
+        """``instances=``: start the first instance with its planned ``--agents``; the plan holds
+        when the scene built that many (else: whole instances of the scene's own count)."""
+        if self.instances == "auto":
+            cores, cpus, workers = cores_per_worker()
+            basis = (f"this pytest worker has {cores} core{'s' if cores != 1 else ''} ({cpus} available "
+                     f"(sched_getaffinity) / {workers} xdist worker{'s' if workers != 1 else ''})")
+        else:
+            cores, cpus, workers = int(self.instances or 1), 0, 0
+            basis = f"instances={cores} was asked for"
+        instances, per = plan_instances(n_envs, cores)
+        sessions = self._launch(range(1), instances, per, seed, agents_from="plan")
+        if sessions[0].n_agents != per:
+            instances, plan = self._plan(n_envs, sessions[0])
+            assert plan is not None
+            plan["why"] += (f" (instances={self.instances!r} planned {per} agents per instance, but the scene does not "
+                            "build its agents from --agents=N)")
+            return sessions, instances, plan
+        why = (f"n_envs={n_envs} asks for at least {n_envs} agents and {basis}, so {instances} instance"
+               f"{'s' if instances != 1 else ''} of {per} agent{'s' if per != 1 else ''} (--agents={per}) "
+               f"{'were' if instances != 1 else 'was'} started: {instances * per} agents, stepped at once")
+        return sessions, instances, {"n_envs": n_envs, "agents_per_instance": per, "started": instances,
+                                     "agents": instances * per, "cores": cores, "cpus": cpus, "workers": workers,
+                                     "sized": True, "why": why}
 
     def _set_spin(self, sessions: list[GodotSession]) -> None:
         """Let the sessions' receives spin as ``--rl-recv-spin-us`` says for this many instances."""

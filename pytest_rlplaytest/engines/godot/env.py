@@ -37,8 +37,8 @@ def _concat(parts: Sequence[Any]) -> Any:
 class GodotVecEnv(VecEnv):
     """The Training agents of one or more running game instances as one SB3 ``VecEnv``.
 
-    Env ``k`` is Training agent ``k`` in instance order. ``step`` sends every instance its actions
-    before waiting for any reply, so instances run in parallel. ``env_method(name)`` calls ``name``
+    Env ``k`` is Training agent ``k`` in instance order. ``step`` (and ``reset``) sends every instance
+    its message before waiting for any reply, so instances run in parallel. ``env_method(name)`` calls ``name``
     on the agents in the game (the protocol's ``call`` message); :meth:`call_scene_agents` returns
     what every scene agent answered, human and ONNX-controlled ones included.
 
@@ -101,8 +101,10 @@ class GodotVecEnv(VecEnv):
     def reset(self) -> Any:
         seeds = [options.get(EPISODE_SEED_KEY, seed) for options, seed in zip(self._options, self._seeds)]
         parts, infos = [], []
-        for s, off in zip(self.sessions, self._offsets):
-            obs, inf = s.reset(seed=seeds[off] if off < len(seeds) else None)
+        for s, off in zip(self.sessions, self._offsets):  # every instance resets at once
+            s.send_reset(seed=seeds[off] if off < len(seeds) else None)
+        for s in self.sessions:
+            obs, inf = s.recv_reset()
             parts.append(obs)
             infos.extend(inf)
         self.reset_infos = infos

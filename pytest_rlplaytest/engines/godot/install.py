@@ -44,6 +44,7 @@ SHIPPED_DIGESTS: dict[str, frozenset[str]] = {
         "09b05aadfa35b0910299458a6f0350973a1ec24d30591402f46264cdd34d0678",
         "31d2c0b494d4c687b92dfad3d849770ea9ceb77859e6ff61a7eb7073ea43b536",
         "6daa5407a67df3b51b555709ffe4490089207dfa03c2a4de7f27d2e6930cd368",
+        "cf7a964044d483835ba8e484d675f15b9b232ed31d58321e432be1c123d9b5d9",
     }),
     "telemetry.gd": frozenset({
         "1592f8cca16d3ff9687efa7ce4b820bf790e1654e09f9df816c4b87b6d5c369d",

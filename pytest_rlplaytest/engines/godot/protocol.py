@@ -433,6 +433,21 @@ class Connection:
 
 def handshake_message() -> dict[str, Any]:
     """The handshake (the game does not answer it). ``rlplaytest.f32`` offers our addon's float32
-    blocks for step replies (other games ignore the extra key)."""
+    blocks for step replies, ``rlplaytest.actions_f32`` binary action blocks (:func:`action_block`;
+    the addon accepts in its ``env_info``); other games ignore the extra key."""
     return {"type": "handshake", "major_version": MAJOR_VERSION, "minor_version": MINOR_VERSION,
-            "rlplaytest": {"f32": True}}
+            "rlplaytest": {"f32": True, "actions_f32": True}}
+
+
+#: Godot's var2bytes type tag of a PoolRealArray (``core/variant.h`` ``Variant::POOL_REAL_ARRAY``
+#: in 3.x); a binary action message is ``u32 22, u32 count, float32 values`` (little-endian)
+POOL_REAL_ARRAY_TAG = 22
+
+
+def action_block(values: Any) -> bytes:
+    """The framed binary action message for a float32 array of actions (agent by agent, the
+    action keys in the game's order): u32 length, then var2bytes of a PoolRealArray, which our
+    addon reads with ``bytes2var`` (its first byte, 22, can never start a JSON message)."""
+    flat = values.astype("<f4", copy=False).tobytes()
+    count = len(flat) // 4
+    return struct.pack("<III", 8 + len(flat), POOL_REAL_ARRAY_TAG, count) + flat

@@ -28,6 +28,9 @@ Our addon also sends the engine telemetry once per reply (top-level ``rlplaytest
 agent's ``rl_episode_seed`` only in the first info of an episode; the session copies both into every
 agent's info. Step replies from our addon carry observations, rewards and that telemetry as one
 float32 block (``f32``, offered in our handshake) instead of JSON numbers; see ``addon/sync.gd``.
+Continuous actions go to our addon as one binary float32 block when it accepts them in ``env_info``
+(``actions_f32``, offered in our handshake; :func:`.protocol.action_block`); official-plugin games
+and older addons never accept, and keep getting JSON actions.
 Replies are checked with a few cheap whole-batch tests first; only a reply that fails them is
 inspected value by value, so errors still name the agent, key and index.
 """
@@ -54,7 +57,15 @@ from .policies import (
     policy_names,
 )
 from .process import GodotProcess
-from .protocol import Connection, GodotCrashed, GodotScriptError, Listener, ProtocolError, handshake_message
+from .protocol import (
+    Connection,
+    GodotCrashed,
+    GodotScriptError,
+    Listener,
+    ProtocolError,
+    action_block,
+    handshake_message,
+)
 from .scenefile import sync_node_properties
 from .spaces import ActionCodec, ObsCodec
 from .startup import (
@@ -93,7 +104,8 @@ class LaunchSpec:
     label: str = "the Godot game"
     #: the driver's time limit in steps per episode (None: the game's own)
     max_episode_steps: int | None = None
-    #: who asked for ``agents``: the marker (``"agents="``), ``"make_env()"`` or ``"replay"`` (one agent)
+    #: who asked for ``agents``: the marker (``"agents="``), ``"make_env()"``, ``"replay"`` (one agent)
+    #: or ``"plan"`` (the engine's ``instances=`` plan, which checks the count itself)
     agents_from: str = "agents="
 
 
@@ -129,6 +141,8 @@ class GodotSession:
         self._episode_seeds: list[Any] = []
         self._episode_steps = np.zeros(0, dtype=np.int64)
         self._action_prefix = b'{"type":"action","action":'
+        #: actions go out as binary blocks (our addon accepted them in env_info; continuous actions)
+        self.binary_actions = False
 
     @property
     def seeding(self) -> str | None:
@@ -286,10 +300,11 @@ class GodotSession:
         extra = info.get("rlplaytest")
         self.addon_info = dict(extra) if isinstance(extra, dict) else {}
         self.auto_reset = bool(self.addon_info.get("auto_reset", False))
+        self.binary_actions = self.addon_info.get("actions_f32") is True and self.action_codec.mode == "continuous"
 
     def _check_agent_count(self, flavour: str) -> None:
         spec, n = self.spec, self.n_agents
-        if spec.agents is None or n == spec.agents or spec.agents_from == "replay":
+        if spec.agents is None or n == spec.agents or spec.agents_from in ("replay", "plan"):
             return  # (replays check seeding first, then the count: GodotEngine.make_replay_vec_env)
         if spec.agents_from == "make_env()":
             how = ("the scene builds its agents from --agents=N" if flavour == FLAVOUR_ADDON else
@@ -369,14 +384,24 @@ class GodotSession:
         """Reset every agent. ``seed`` reseeds the episode in games that honour it (our addon;
         :attr:`seeding`); the official plugin reads nothing of a reset message but its type (main
         ``sync.gd:507-511``), so it is not sent there. Returns the observation batch and infos."""
-        conn = self._require()
-        assert self.obs_codec is not None
+        self.send_reset(seed)
+        return self.recv_reset()
+
+    def send_reset(self, seed: int | None = None) -> None:
+        """Send the reset message of :meth:`reset` (then :meth:`recv_reset`: several instances
+        reset at once)."""
         message: dict[str, Any] = {"type": "reset"}
         if seed is not None and self.seeding == SEEDS_PER_EPISODE:
             message["seed"] = int(seed)
+        self._require().send(message)
+
+    def recv_reset(self) -> tuple[Any, list[dict[str, Any]]]:
+        """Receive the reset reply of :meth:`send_reset`: the observation batch and infos."""
+        conn = self._require()
+        assert self.obs_codec is not None
         where = f"{self.spec.label}: reset reply"
         try:
-            reply = conn.request(message, "reset", "reset reply")
+            reply = conn.expect("reset", "reset reply")
             obs = self.obs_codec.decode_batch(reply.get("obs"), self.n_agents, where)
             infos = self._infos(reply, where)
         except ProtocolError as exc:
@@ -392,8 +417,17 @@ class GodotSession:
         conn = self.conn
         if conn is None:
             conn = self._require()
-        assert self.action_codec is not None
-        body = self._action_prefix + self.action_codec.encode_json(actions, self.n_agents).encode("ascii") + b"}"
+        codec = self.action_codec
+        assert codec is not None
+        if self.binary_actions:
+            arr = np.asarray(actions, dtype=np.float32).reshape(self.n_agents, codec.width)
+            total = float(arr.sum())
+            if total - total == 0.0:  # all finite (else the JSON encoder names the bad value)
+                if arr.min() < -1.0 or arr.max() > 1.0:
+                    arr = np.clip(arr, -1.0, 1.0)
+                conn.send_frame(action_block(arr), "action")
+                return
+        body = self._action_prefix + codec.encode_json(actions, self.n_agents).encode("ascii") + b"}"
         conn.send_frame(len(body).to_bytes(4, "little") + body, "action")
 
     def recv_step(self) -> tuple[Any, np.ndarray, np.ndarray, list[dict[str, Any]]]:

@@ -21,6 +21,11 @@ extends Node
 # declared sizes goes out as plain JSON, so the driver can name the agent and key; inside a block,
 # values convert as Godot converts them to float (true -> 1.0), while reset replies are always JSON
 # and fully checked by the driver.
+# A driver that also says "rlplaytest": {"actions_f32": true} in its handshake may send each step's
+# actions as one binary message instead of JSON: var2bytes of a PoolRealArray (u32 type 22, u32
+# count, float32 values: agent by agent, the action keys in the order of get_action_space()). The
+# addon accepts in env_info ("actions_f32": true) when every action key is continuous; then parsing
+# the action JSON (about 14 us per 16-agent step) is gone. A JSON action message is always accepted.
 # Per-step work avoids allocations it can skip: agent capabilities (has_method) are looked up once,
 # the reply's arrays are reused, and the common step (no agent done, every info empty) sends its
 # dones and infos as constant strings built once instead of printing them.
@@ -53,6 +58,10 @@ var f32_layout := []
 var f32_width := 0
 # the one observation key when there is just one (the common case gets a shorter loop)
 var f32_key := ""
+# the driver offered binary action blocks; [key, size] of the action keys when the addon accepted
+var bin_offered := false
+var bin_layout := []
+var bin_width := 0
 var head_buf := PoolByteArray([0, 0, 0, 0])
 # the step reply's arrays, reused every step (sized once, when the agents are collected)
 var step_obs := []
@@ -167,6 +176,8 @@ func _recv():
 	var body = stream.get_data(n)
 	if body[0] != OK:
 		return null
+	if bin_width > 0 and n > 0 and body[1][0] == 22:  # a binary action block ('{' starts JSON)
+		return bytes2var(body[1])
 	var parsed = JSON.parse(body[1].get_string_from_utf8())
 	if parsed.error != OK or typeof(parsed.result) != TYPE_DICTIONARY:
 		printerr("rlplaytest: the driver sent a message that is not a JSON object: ", parsed.error_string)
@@ -183,6 +194,11 @@ func _serve() -> void:
 			quitting = true
 			get_tree().quit(0)
 			return
+		if typeof(message) == TYPE_REAL_ARRAY:  # a binary action block: the common step
+			_apply_bin_actions(message)
+			repeat_left = action_repeat
+			telemetry.step_begin()
+			return
 		var kind = message.get("type", "")
 		if kind == "action":  # the per-step message first
 			_apply_actions(message.get("action", []))
@@ -194,8 +210,11 @@ func _serve() -> void:
 				printerr("rlplaytest: driver speaks protocol major version ", message.get("major_version"))
 			var ext = message.get("rlplaytest", null)
 			f32_ok = typeof(ext) == TYPE_DICTIONARY and ext.get("f32", false) == true
+			bin_offered = typeof(ext) == TYPE_DICTIONARY and ext.get("actions_f32", false) == true
 		elif kind == "env_info":
-			_send(_env_info())
+			var info = _env_info()
+			info["rlplaytest"]["actions_f32"] = _accept_bin_actions()
+			_send(info)
 		elif kind == "reset":
 			_reset_all(message)
 			_send({"type": "reset", "obs": _collect_obs(), "info": _collect_reset_info()})
@@ -273,6 +292,33 @@ func _env_info() -> Dictionary:
 	}
 
 
+func _accept_bin_actions() -> bool:
+	# binary action blocks when the driver offered them and every action key is continuous
+	bin_layout = []
+	bin_width = 0
+	if not bin_offered or agents.empty():
+		return false
+	var space = agents[0].get_action_space()
+	for i in range(1, agents.size()):
+		if agents[i].get_action_space().hash() != space.hash():
+			return false
+	for key in space.keys():
+		var entry = space[key]
+		if typeof(entry) != TYPE_DICTIONARY or str(entry.get("action_type", "")) != "continuous":
+			bin_layout = []
+			return false
+		var size = entry.get("size", null)
+		if typeof(size) == TYPE_ARRAY and size.size() == 1:
+			size = size[0]
+		if typeof(size) != TYPE_INT and typeof(size) != TYPE_REAL or int(size) < 1:
+			bin_layout = []
+			return false
+		bin_layout.append([key, int(size)])
+	for entry in bin_layout:
+		bin_width += entry[1]
+	return bin_width > 0
+
+
 func _reset_all(message: Dictionary) -> void:
 	if message.has("seed") and message["seed"] != null:
 		env_seed = int(message["seed"])
@@ -308,6 +354,28 @@ func _apply_actions(actions) -> void:
 		return
 	for i in range(agents.size()):
 		agents[i].set_action(actions[i])
+
+
+func _apply_bin_actions(values: PoolRealArray) -> void:
+	# one action dictionary per agent, as the JSON message would give it ({key: [floats]})
+	var n = agents.size()
+	if values.size() != n * bin_width:
+		if not warned_actions:
+			printerr("rlplaytest: expected %d action values (%d agents x %d); ignoring such messages"
+					% [n * bin_width, n, bin_width])
+			warned_actions = true
+		return
+	var j = 0
+	for i in range(n):
+		var action = {}
+		for entry in bin_layout:
+			var v = []
+			v.resize(entry[1])
+			for k in range(entry[1]):
+				v[k] = values[j]
+				j += 1
+			action[entry[0]] = v
+		agents[i].set_action(action)
 
 
 func _send_step_reply() -> void:
