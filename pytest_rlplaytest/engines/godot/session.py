@@ -300,7 +300,8 @@ class GodotSession:
         extra = info.get("rlplaytest")
         self.addon_info = dict(extra) if isinstance(extra, dict) else {}
         self.auto_reset = bool(self.addon_info.get("auto_reset", False))
-        self.binary_actions = self.addon_info.get("actions_f32") is True and self.action_codec.mode == "continuous"
+        self.binary_actions = (self.addon_info.get("actions_f32") is True and isinstance(self.action_codec, ActionCodec)
+                               and self.action_codec.mode == "continuous")
 
     def _check_agent_count(self, flavour: str) -> None:
         spec, n = self.spec, self.n_agents
@@ -419,7 +420,7 @@ class GodotSession:
             conn = self._require()
         codec = self.action_codec
         assert codec is not None
-        if self.binary_actions:
+        if self.binary_actions and isinstance(codec, ActionCodec):
             arr = np.asarray(actions, dtype=np.float32).reshape(self.n_agents, codec.width)
             total = float(arr.sum())
             if total - total == 0.0:  # all finite (else the JSON encoder names the bad value)
