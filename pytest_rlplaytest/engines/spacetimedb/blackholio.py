@@ -7,6 +7,7 @@ Matches ``example_project/spacetimedb/blackholio`` (tables ``config``, ``entity`
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from .codec import IDENTITY, TIMESTAMP, Product, TableSchema
@@ -57,5 +58,11 @@ BLACKHOLIO = GameMapping(
     kill_reducer=ReducerCall("suicide", ()),
 )
 
-#: mappings by name, for the engine's ``mapping=`` marker argument
-MAPPINGS: dict[str, GameMapping] = {"blackholio": BLACKHOLIO}
+#: the same game for a competing role that is punished harder for being eaten (five times the
+#: default ``death_penalty``): same spaces, so it can share a world with ``blackholio`` agents
+#: (``roles=`` engine option, :mod:`.roles`)
+BLACKHOLIO_CAUTIOUS = dataclasses.replace(BLACKHOLIO, name="blackholio_cautious",
+                                          reward=RewardSpec(death_penalty=5.0))
+
+#: mappings by name, for the engine's ``mapping=`` marker argument (and each role's ``mapping``)
+MAPPINGS: dict[str, GameMapping] = {"blackholio": BLACKHOLIO, "blackholio_cautious": BLACKHOLIO_CAUTIOUS}

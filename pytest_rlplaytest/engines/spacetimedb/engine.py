@@ -17,6 +17,7 @@ loop, and a ``VecEnv`` steps them concurrently.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from ...settings import Settings
     from .blocking import LoopThread
     from .mapping import GameMapping
+    from .roles import AgentRole
 
 #: episode length when the marker gives no ``max_episode_steps`` (Blackholio never ends by itself)
 DEFAULT_EPISODE_STEPS = 200
@@ -60,6 +62,8 @@ class SpacetimeEngine(Engine):
         "agents": "agents (connections, one identity each) in the shared database; the VecEnv's size (default 1)",
         "database": "database name (default: the module folder's name)",
         "mapping": "game mapping: a name ('blackholio') or a GameMapping object (default 'blackholio')",
+        "roles": "several competing roles in the one world, one policy each: dict(name=N or dict(agents=N, "
+                 "mapping=...)); replaces agents=",
         "publish": "publish the module (default: yes when the plugin starts the server, no with --spacetimedb-url)",
         "step_ticks": "server transactions (on the mapping's clock table) one env step waits for",
         "step_max_ms": "longest wait for those transactions, in milliseconds",
@@ -76,11 +80,14 @@ class SpacetimeEngine(Engine):
         self._loop: LoopThread | None = None
         self._envs: list[Any] = []
         self._mapping: GameMapping | None = None
+        self._roles: tuple[AgentRole, ...] | None = None
 
     # -- options --------------------------------------------------------------------------------
     @property
     def agents(self) -> int:
-        """How many agents the marker asked for."""
+        """How many agents the marker asked for (with ``roles=``: all the roles' agents)."""
+        if "roles" in self.context.options and "agents" not in self.context.options:
+            return sum(role.agents for role in self.roles)
         agents = self.context.options.get("agents", 1)
         if isinstance(agents, bool) or not isinstance(agents, int) or agents < 1:
             raise EngineError(f"{self.context.nodeid}: rl_scenario(agents={agents!r}): agents must be a whole "
@@ -91,30 +98,48 @@ class SpacetimeEngine(Engine):
     def mapping(self) -> GameMapping:
         """The resolved :class:`~.mapping.GameMapping`, with ``step_ticks``/``step_max_ms`` applied."""
         if self._mapping is None:
-            import dataclasses
-
-            from .blackholio import MAPPINGS
-            from .mapping import GameMapping
-
-            chosen = self.context.options.get("mapping", "blackholio")
-            if isinstance(chosen, str):
-                if chosen not in MAPPINGS:
-                    raise EngineError(f"{self.context.nodeid}: rl_scenario(mapping={chosen!r}): unknown mapping; "
-                                      f"known: {', '.join(sorted(MAPPINGS))}, or pass a GameMapping object")
-                mapping = MAPPINGS[chosen]
-            elif isinstance(chosen, GameMapping):
-                mapping = chosen
-            else:
-                raise EngineError(f"{self.context.nodeid}: rl_scenario(mapping=...) must be a mapping name or a "
-                                  f"GameMapping, got {type(chosen).__name__}")
-            clock = mapping.clock
-            opts = self.context.options
-            if "step_ticks" in opts or "step_max_ms" in opts:
-                clock = dataclasses.replace(clock, ticks=int(opts.get("step_ticks", clock.ticks)),
-                                            max_wait_ms=float(opts.get("step_max_ms", clock.max_wait_ms)))
-                mapping = dataclasses.replace(mapping, clock=clock)
-            self._mapping = mapping
+            self._mapping = self._resolve_mapping(self.context.options.get("mapping", "blackholio"), "mapping")
         return self._mapping
+
+    def _resolve_mapping(self, chosen: Any, label: str) -> GameMapping:
+        """A mapping name or object (the ``mapping=`` option, or a role's) with the step options applied."""
+        import dataclasses
+
+        from .blackholio import MAPPINGS
+        from .mapping import GameMapping
+
+        if isinstance(chosen, str):
+            if chosen not in MAPPINGS:
+                raise EngineError(f"{self.context.nodeid}: rl_scenario({label}={chosen!r}): unknown mapping; "
+                                  f"known: {', '.join(sorted(MAPPINGS))}, or pass a GameMapping object")
+            mapping = MAPPINGS[chosen]
+        elif isinstance(chosen, GameMapping):
+            mapping = chosen
+        else:
+            raise EngineError(f"{self.context.nodeid}: rl_scenario({label}=...) must be a mapping name or a "
+                              f"GameMapping, got {type(chosen).__name__}")
+        opts = self.context.options
+        if "step_ticks" in opts or "step_max_ms" in opts:
+            clock = dataclasses.replace(mapping.clock, ticks=int(opts.get("step_ticks", mapping.clock.ticks)),
+                                        max_wait_ms=float(opts.get("step_max_ms", mapping.clock.max_wait_ms)))
+            mapping = dataclasses.replace(mapping, clock=clock)
+        return mapping
+
+    @property
+    def roles(self) -> tuple[AgentRole, ...]:
+        """The ``roles=`` option's roles (empty without it): one policy per role in the one world."""
+        if self._roles is None:
+            from .roles import parse_roles
+
+            value = self.context.options.get("roles")
+            if value is None:
+                self._roles = ()
+            else:
+                if "agents" in self.context.options:
+                    raise EngineError(f"{self.context.nodeid}: give roles= or agents=, not both: with roles each "
+                                      "role says its own agents (roles=dict(a=2, b=2))")
+                self._roles = parse_roles(value, self._resolve_mapping, self.mapping, self.context.nodeid)
+        return self._roles
 
     def _resolve_module(self) -> Path | None:
         target = self.target
@@ -127,7 +152,7 @@ class SpacetimeEngine(Engine):
         """Start a server and publish (or reach ``--spacetimedb-url``); raise EngineUnavailable
         when the ``spacetime`` CLI is needed and missing."""
         self.module_dir = self._resolve_module()
-        _ = self.agents, self.mapping  # validate the options before anything starts
+        _ = self.agents, self.mapping, self.roles  # validate the options before anything starts
         self.database = str(self.context.options.get("database") or
                             (database_name(self.module_dir) if self.module_dir else ""))
         if not self.database:
@@ -180,7 +205,7 @@ class SpacetimeEngine(Engine):
             (log_dir / "spacetimedb-publish.log").write_text(result.output)
 
     # -- environments -----------------------------------------------------------------------------
-    def _make_one(self, index: int, seed: int) -> gym.Env:  # type: ignore[type-arg]
+    def _make_one(self, index: int, seed: int, role: AgentRole | None = None) -> gym.Env:  # type: ignore[type-arg]
         import gymnasium as gym
 
         from ..gym import make_seeded_wrapper
@@ -188,30 +213,46 @@ class SpacetimeEngine(Engine):
 
         if self._loop is None:
             raise EngineError("SpacetimeEngine.start() must run before making envs")
-        env: gym.Env = SpacetimeEnv(self.url, self.database, self.mapping,  # type: ignore[type-arg]
-                                    name=f"agent{index}", timeout=self.context.settings.engine_timeout,
-                                    loop=self._loop)
+        mapping, name = (self.mapping, f"agent{index}") if role is None else (role.mapping, f"{role.name}{index}")
+        env: gym.Env = SpacetimeEnv(self.url, self.database, mapping,  # type: ignore[type-arg]
+                                    name=name, timeout=self.context.settings.engine_timeout, loop=self._loop)
         self._envs.append(env)
         steps = self.context.options.get("max_episode_steps") or DEFAULT_EPISODE_STEPS
         env = gym.wrappers.TimeLimit(env, max_episode_steps=int(steps))
         return make_seeded_wrapper()(env, derive_seed(seed, "env", index),  # type: ignore[no-any-return]
-                                     f"spacetimedb:{self.database}[agent{index}]")
+                                     f"spacetimedb:{self.database}[{name}]")
 
     def make_env(self, seed: int | None = None) -> gym.Env:  # type: ignore[type-arg]
         """One agent as a Gymnasium env."""
         return self._make_one(len(self._envs), self.context.seed if seed is None else seed)
 
-    def make_vec_env(self, n_envs: int | None = None, seed: int | None = None) -> VecEnv:
-        """``n_envs`` (default: ``agents``) agents in the shared database, stepped concurrently."""
+    def _env_fn(self, index: int, seed: int, role: AgentRole | None) -> Callable[[], gym.Env]:  # type: ignore[type-arg]
+        """A factory of agent ``index``'s env (monitored), for the VecEnv."""
         from stable_baselines3.common.monitor import Monitor
 
-        from .env import concurrent_vec_env
+        return lambda: Monitor(self._make_one(index, seed, role))
+
+    def make_vec_env(self, n_envs: int | None = None, seed: int | None = None) -> VecEnv:
+        """``n_envs`` (default: ``agents``) agents in the shared database, stepped concurrently; with
+        ``roles=``, every role's agents, and the VecEnv's ``policy_groups``/``policy_spaces`` say which
+        agent plays which role."""
+        from .env import action_space, concurrent_vec_env, observation_space
+        from .roles import role_groups
 
         base = self.context.seed if seed is None else seed
         first = len(self._envs)
-        n = n_envs or self.agents
-        fns = [(lambda i=i: Monitor(self._make_one(first + i, base))) for i in range(n)]
-        return concurrent_vec_env(fns)
+        if not self.roles:
+            n = n_envs or self.agents
+            return concurrent_vec_env([self._env_fn(first + i, base, None) for i in range(n)])
+        if n_envs not in (None, self.agents):
+            raise EngineError(f"{self.context.nodeid}: n_envs={n_envs} but the roles have {self.agents} agents in all; "
+                              "with roles= drop n_envs (each role says its agents)")
+        seats = [role for role in self.roles for _ in range(role.agents)]
+        venv = concurrent_vec_env([self._env_fn(first + i, base, r) for i, r in enumerate(seats)])
+        venv.policy_groups = role_groups(self.roles)  # type: ignore[attr-defined]
+        venv.policy_spaces = {role.name: (observation_space(role.mapping), action_space(role.mapping))  # type: ignore[attr-defined]
+                              for role in self.roles}
+        return venv
 
     def close(self) -> None:
         """Close every agent connection, the loop and the server; idempotent."""
@@ -240,4 +281,5 @@ class SpacetimeEngine(Engine):
             else self.url,
             "mapping": self.mapping.name,
             "agents": self.agents,
+            "roles": {role.name: {"agents": role.agents, "mapping": role.mapping.name} for role in self.roles} or None,
         }
