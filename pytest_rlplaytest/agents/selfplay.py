@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LATEST", "PAST", "OpponentMix", "OpponentPool", "Rating", "SelfPlayError", "SelfPlayOpponents",
            "SnapshotCallback", "assert_win_rate", "match_counts", "play_match", "rating_table", "round_robin",
-           "seat_a_won", "seats", "self_play_view"]
+           "seat_a_won", "seats", "self_play_view", "write_ratings"]
 
 LATEST = "latest"
 PAST = "past"
@@ -294,8 +294,7 @@ def assert_win_rate(result: PlaytestResult, at_least: float, *, against: str, al
     verdict = success_rate_verdict(result, at_least, alpha)
     wins, losses, draws = match_counts(result)
     verdict.title = verdict.title.replace("success rate", f"win rate against {against!r}", 1)
-    for row in verdict.rows:
-        row.metric = f"win_rate vs {against}"
+    verdict.rows = [replace(row, metric=f"win_rate vs {against}") for row in verdict.rows]
     verdict.notes.insert(0, f"{wins} wins, {losses} losses, {draws} draws (a draw is no win)")
     verdict.details.update(against=against, wins=wins, losses=losses, draws=draws, metric="win_rate")
     record_verdict(verdict, result)
@@ -347,6 +346,19 @@ def rating_table(results: Mapping[tuple[str, str], tuple[int, int, int]], *, anc
     out = [Rating(p, float(ratings[index[p]]), games[p], score[p] / games[p] if games[p] else float("nan"))
            for p in players]
     return sorted(out, key=lambda r: -r.elo)
+
+
+def write_ratings(ratings: Sequence[Rating], folder: Path) -> Path:
+    """``ratings.json`` (player, elo, games, score) and ``ratings.md`` (the table) in ``folder``;
+    returns the JSON file."""
+    from ..common.table import render_markdown_table
+
+    rows = [[r.player, f"{r.elo:.0f}", str(r.games), f"{r.score:.3f}"] for r in ratings]
+    atomic_write_text(Path(folder) / "ratings.md", "\n".join(render_markdown_table(["player", "elo", "games", "score"], rows)) + "\n")
+    return atomic_write_text(Path(folder) / "ratings.json", dumps_json(
+        {"method": "bradley-terry-mle", "scale": "elo (400 points = 10:1 odds)",
+         "ratings": [{"player": r.player, "elo": round(r.elo, 1), "games": r.games, "score": round(r.score, 4)}
+                     for r in ratings]}))
 
 
 def round_robin(venv: VecEnv, players: Mapping[str, Any], games: int, *, seed: int,
