@@ -25,8 +25,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pytest_rlplaytest.agents.selfplay import (assert_win_rate, match_counts, play_match, rating_table,
-                                               round_robin, self_play_view, write_ratings)
+from pytest_rlplaytest.agents.selfplay import (
+    assert_win_rate,
+    match_counts,
+    play_match,
+    rating_table,
+    round_robin,
+    self_play_view,
+    write_ratings,
+)
 
 DUEL = dict(env="godot:../godot", scene="res://scenes/duel.tscn", agents=32, kind="custom")
 PPO_KWARGS = dict(n_steps=128, batch_size=512, n_epochs=10, learning_rate=3e-4, gamma=0.99, ent_coef=0.0)
@@ -60,31 +67,31 @@ def test_committed_duelist_beats_axis(rl_agent, rl_env, rl_scenario, rl_artifact
 
 
 @pytest.mark.rl_scenario(**DUEL)
-def test_scripted_straight_beats_axis(rl_env, rl_scenario, rl_artifacts):
+def test_scripted_straight_beats_axis(rl_env, rl_scenario, rl_artifacts, rl_property):
     """The baseline is beatable: running straight at the coin beats it, and the rating fit says so."""
     result = play_match(rl_env, straight, axis, 96, seed=rl_scenario.seed)
     wins, losses, draws = match_counts(result)
     assert wins + losses + draws == 96
     assert_win_rate(result, at_least=0.5, against="axis")
     ratings = rating_table({("straight", "axis"): (wins, losses, draws)}, anchor="axis")
-    write_ratings(ratings, rl_artifacts)
+    rl_property("rl_ratings_json", str(write_ratings(ratings, rl_artifacts)))
     assert [r.player for r in ratings] == ["straight", "axis"] and ratings[0].elo > 1000
 
 
 @pytest.mark.long_training
 @pytest.mark.rl_scenario(**DUEL, algo="PPO", timesteps=400_000, algo_kwargs=PPO_KWARGS, policy_kwargs=NET)
-def test_duel_self_play_from_scratch(rl_env, rl_scenario, rl_artifacts):
+def test_duel_self_play_from_scratch(rl_env, rl_scenario, rl_artifacts, rl_property):
     from pytest_rlplaytest.agents import train_agent
 
     view, snapshots = self_play_view(rl_env, rl_artifacts / "pool", snapshot_every=16_384,
                                      mix={"latest": 0.4, "past": 0.4, "axis": 0.2}, scripted=SCRIPTED,
                                      seed=rl_scenario.seed)
-    model, report = train_agent(rl_scenario, view, rl_artifacts, callbacks=[snapshots])
+    model, _report = train_agent(rl_scenario, view, rl_artifacts, callbacks=[snapshots])
     assert (rl_artifacts / "pool" / "pool.json").is_file() and len(snapshots.pool.snapshots) >= 3
     result = play_match(rl_env, model, axis, 384, seed=rl_scenario.seed)
     assert_win_rate(result, at_least=0.5, against="axis")
     pool = snapshots.pool
     players = {"learner": model, **SCRIPTED, **{n: pool.load(n) for n in pool.names()[::2]}}
     ratings = rating_table(round_robin(rl_env, players, 32, seed=rl_scenario.seed), anchor="axis")
-    write_ratings(ratings, rl_artifacts)
+    rl_property("rl_ratings_json", str(write_ratings(ratings, rl_artifacts)))
     assert ratings[0].player in ("learner", "straight") or ratings[0].player.startswith("snapshot_")

@@ -256,7 +256,7 @@ def seat_a_won(episode: Any) -> bool:
     return bool(info["winner"] == info["seat"])
 
 
-def play_match(venv: VecEnv, seat_a: AgentActor | Any, seat_b: AgentActor | Any, games: int, *,
+def play_match(venv: VecEnv, seat_a: Any, seat_b: Any, games: int, *,
                seed: int, deterministic: bool = True) -> PlaytestResult:
     """Play ``games`` games of ``seat_a`` (an actor, or an agent with ``predict``) against ``seat_b``
     on the two-seat ``venv`` (reseeded with ``seed``); the result holds seat A's episodes, a success

@@ -10,9 +10,18 @@ import pytest
 from gymnasium import spaces
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from pytest_rlplaytest.agents.selfplay import (OpponentMix, SelfPlayError, SelfPlayOpponents, assert_win_rate,
-                                               match_counts, play_match, rating_table, round_robin, seats,
-                                               self_play_view)
+from pytest_rlplaytest.agents.selfplay import (
+    OpponentMix,
+    SelfPlayError,
+    SelfPlayOpponents,
+    assert_win_rate,
+    match_counts,
+    play_match,
+    rating_table,
+    round_robin,
+    seats,
+    self_play_view,
+)
 from pytest_rlplaytest.errors import RLPlaytestError
 from pytest_rlplaytest.verdicts import VerdictFailure
 
@@ -114,7 +123,7 @@ def test_match_counts_wins_and_the_win_rate_verdict() -> None:
     assert verdict.passed and "win rate against 'ones'" in verdict.title
     draws = play_match(venv, const(1), const(1), 40, seed=3)
     assert match_counts(draws) == (0, 0, 40)
-    with pytest.raises(VerdictFailure, match="win rate against 'ones'.*is below"):
+    with pytest.raises(VerdictFailure, match=r"win rate against 'ones'.*is below"):
         assert_win_rate(draws, at_least=0.5, against="ones")
 
 
