@@ -63,7 +63,7 @@ def test_committed_duelist_beats_axis(rl_agent, rl_env, rl_scenario, rl_artifact
     result = play_match(rl_env, rl_agent, axis, 384, seed=rl_scenario.seed)
     assert result.n_episodes == 384
     assert all(e.final_info["seat"] == "A" for e in result.episodes)
-    assert_win_rate(result, at_least=0.5, against="axis")
+    print(assert_win_rate(result, at_least=0.5, against="axis").message)
 
 
 @pytest.mark.rl_scenario(**DUEL)
@@ -72,7 +72,7 @@ def test_scripted_straight_beats_axis(rl_env, rl_scenario, rl_artifacts, rl_prop
     result = play_match(rl_env, straight, axis, 96, seed=rl_scenario.seed)
     wins, losses, draws = match_counts(result)
     assert wins + losses + draws == 96
-    assert_win_rate(result, at_least=0.5, against="axis")
+    print(assert_win_rate(result, at_least=0.5, against="axis").message)
     ratings = rating_table({("straight", "axis"): (wins, losses, draws)}, anchor="axis")
     rl_property("rl_ratings_json", str(write_ratings(ratings, rl_artifacts)))
     assert [r.player for r in ratings] == ["straight", "axis"] and ratings[0].elo > 1000
@@ -89,7 +89,7 @@ def test_duel_self_play_from_scratch(rl_env, rl_scenario, rl_artifacts, rl_prope
     model, _report = train_agent(rl_scenario, view, rl_artifacts, callbacks=[snapshots])
     assert (rl_artifacts / "pool" / "pool.json").is_file() and len(snapshots.pool.snapshots) >= 3
     result = play_match(rl_env, model, axis, 384, seed=rl_scenario.seed)
-    assert_win_rate(result, at_least=0.5, against="axis")
+    print(assert_win_rate(result, at_least=0.5, against="axis").message)
     pool = snapshots.pool
     players = {"learner": model, **SCRIPTED, **{n: pool.load(n) for n in pool.names()[::2]}}
     ratings = rating_table(round_robin(rl_env, players, 32, seed=rl_scenario.seed), anchor="axis")
