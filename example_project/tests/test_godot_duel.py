@@ -13,8 +13,10 @@ Scripted opponents (callables ``(obs, episode_start) -> actions``, obs as the ag
 * ``test_committed_duelist_beats_axis`` (CI): the committed agent ``godot/models/duel_ppo.zip``
   plays seat A against ``axis`` for 384 games and must win more than half of them (one-sided exact
   binomial test, alpha 0.05; the 95% Clopper-Pearson interval is shown).
+* ``test_scripted_straight_beats_axis`` (CI): the baseline is beatable: ``straight`` against ``axis``
+  wins more than half of 384 games, and the two-player rating fit ranks it above.
 * ``test_duel_self_play_from_scratch`` (nightly, ``-m long_training``): trains PPO by self-play
-  (snapshots every 20k steps into the pool; opponents drawn per episode: latest 0.4, past 0.4,
+  (snapshots every 16,384 steps into the pool; opponents drawn per episode: latest 0.4, past 0.4,
   axis 0.2), then must beat ``axis`` likewise, and writes the pool (``pool/pool.json``) and an
   Elo-style rating table over the pool, the learner and the scripted opponents (``ratings.json``).
   The committed model is this test's ``model.zip``.
@@ -69,9 +71,9 @@ def test_committed_duelist_beats_axis(rl_agent, rl_env, rl_scenario, rl_artifact
 @pytest.mark.rl_scenario(**DUEL)
 def test_scripted_straight_beats_axis(rl_env, rl_scenario, rl_artifacts, rl_property):
     """The baseline is beatable: running straight at the coin beats it, and the rating fit says so."""
-    result = play_match(rl_env, straight, axis, 96, seed=rl_scenario.seed)
+    result = play_match(rl_env, straight, axis, 384, seed=rl_scenario.seed)
     wins, losses, draws = match_counts(result)
-    assert wins + losses + draws == 96
+    assert wins + losses + draws == 384
     print(assert_win_rate(result, at_least=0.5, against="axis").message)
     ratings = rating_table({("straight", "axis"): (wins, losses, draws)}, anchor="axis")
     rl_property("rl_ratings_json", str(write_ratings(ratings, rl_artifacts)))
