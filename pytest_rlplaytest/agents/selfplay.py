@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LATEST", "PAST", "OpponentMix", "OpponentPool", "Rating", "SelfPlayError", "SelfPlayOpponents",
            "SnapshotCallback", "assert_win_rate", "match_counts", "play_match", "rating_table", "round_robin",
-           "seat_a_won", "seats", "self_play_view", "write_ratings"]
+           "SelfPlay", "seat_a_won", "seats", "self_play_view", "train_self_play", "write_ratings"]
 
 LATEST = "latest"
 PAST = "past"
@@ -377,3 +377,80 @@ def round_robin(venv: VecEnv, players: Mapping[str, Any], games: int, *, seed: i
             if on_match is not None:
                 on_match(a, b, result)
     return out
+
+
+def train_self_play(spec: Any, venv: VecEnv, artifacts: Path, plan: Any = None) -> tuple[Any, Any, OpponentPool]:
+    """Train ``spec`` (its ``self_play`` marker argument) by self-play on the two-seat ``venv``:
+    the learner in seat A, the pool in ``<artifacts>/pool``. Returns (agent, training report, pool)."""
+    from .training import train_agent
+
+    sp = spec.self_play
+    view, callback = self_play_view(venv, artifacts / "pool", snapshot_every=int(sp["snapshot_every"]),
+                                    mix=sp["mix"], scripted=sp["opponents"], seed=spec.seed)
+    model, report = train_agent(spec, view, artifacts, plan=plan, callbacks=[callback])
+    return model, report, callback.pool
+
+
+class SelfPlay:
+    """What the ``rl_selfplay`` fixture returns: matches of the scenario's agent (seat A) against
+    named opponents, win-rate verdicts and the rating table.
+
+    Opponent names: the marker's ``opponents``, ``"self"`` (the agent itself), a pool snapshot's
+    name, or ``"pool"`` (each episode's opponent drawn uniformly from the pool's snapshots).
+    """
+
+    def __init__(self, item: Any, spec: Any, venv: VecEnv, agent: Any, artifacts: Path,
+                 pool: OpponentPool | None) -> None:
+        self.item, self.spec, self.venv, self.agent, self.artifacts = item, spec, venv, agent, artifacts
+        self.pool = pool
+        self.scripted: dict[str, AgentActor] = dict((spec.self_play or {}).get("opponents", {}))
+
+    def opponent(self, name: str) -> Any:
+        """The opponent called ``name`` (an actor or an agent); SelfPlayError naming the choices."""
+        if name in self.scripted:
+            return self.scripted[name]
+        if name == "self":
+            return self.agent
+        names = self.pool.names() if self.pool is not None else []
+        if name == "pool" and names:
+            assert self.pool is not None
+            return SelfPlayOpponents(OpponentMix({PAST: 1.0}), self.pool, {}, seed=self.spec.seed)
+        if name in names:
+            assert self.pool is not None
+            return self.pool.load(name)
+        raise SelfPlayError(f"rl_selfplay has no opponent {name!r}; choose one of "
+                            f"{', '.join([*sorted(self.scripted), 'self', *(['pool'] if names else []), *names])}"
+                            + ("" if names else " (no pool: the agent was not trained by self-play here)"))
+
+    def match(self, against: str, games: int | None = None) -> PlaytestResult:
+        """Play ``games`` (default: the scenario's ``episodes``) against ``against``, seeded per opponent."""
+        from ..scenario import derive_seed
+
+        result = play_match(self.venv, self.agent, self.opponent(against), games or self.spec.episodes,
+                            seed=derive_seed(self.spec.seed, "selfplay", against),
+                            deterministic=self.spec.deterministic)
+        result.scenario = self.spec.describe()
+        return result
+
+    def win_rate(self, against: str, at_least: float, games: int | None = None, alpha: float = 0.05) -> Verdict:
+        """The verdict: the agent's win rate against ``against`` is at least ``at_least``
+        (:func:`assert_win_rate`); records the JUnit property ``rl_win_rate_<against>``."""
+        __tracebackhide__ = True
+        from ..reports.junit import set_property
+
+        result = self.match(against, games)
+        wins, _, _ = match_counts(result)
+        set_property(self.item, f"rl_win_rate_{against}", f"{wins}/{result.n_episodes}")
+        return assert_win_rate(result, at_least, against=against, alpha=alpha)
+
+    def ratings(self, games: int = 32, snapshots: Sequence[str] | None = None) -> list[Rating]:
+        """Round robin of the agent, the scripted opponents and the pool's ``snapshots`` (default
+        all), ``games`` per pair; fitted by :func:`rating_table` (anchored at the agent), written to
+        ``ratings.json`` / ``ratings.md`` and recorded as ``rl_ratings_json`` (the run report's table)."""
+        from ..reports.junit import set_property
+
+        pool_names = list(snapshots if snapshots is not None else (self.pool.names() if self.pool else []))
+        players = {"agent": self.agent, **self.scripted, **{n: self.opponent(n) for n in pool_names}}
+        ratings = rating_table(round_robin(self.venv, players, games, seed=self.spec.seed), anchor="agent")
+        set_property(self.item, "rl_ratings_json", str(write_ratings(ratings, self.artifacts)))
+        return ratings
