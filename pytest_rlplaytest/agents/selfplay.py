@@ -45,9 +45,9 @@ if TYPE_CHECKING:
     from ..playtest import PlaytestResult
     from ..verdicts.verdict import Verdict
 
-__all__ = ["LATEST", "PAST", "OpponentMix", "OpponentPool", "Rating", "SelfPlayError", "SelfPlayOpponents",
-           "SnapshotCallback", "assert_win_rate", "match_counts", "play_match", "rating_table", "round_robin",
-           "SelfPlay", "seat_a_won", "seats", "self_play_view", "train_self_play", "write_ratings"]
+__all__ = ["LATEST", "PAST", "OpponentMix", "OpponentPool", "Rating", "SelfPlay", "SelfPlayError",
+           "SelfPlayOpponents", "SnapshotCallback", "assert_win_rate", "match_counts", "play_match", "rating_table",
+           "round_robin", "seat_a_won", "seats", "self_play_view", "train_self_play", "write_ratings"]
 
 LATEST = "latest"
 PAST = "past"
