@@ -17,7 +17,8 @@ Scripted opponents (callables ``(obs, episode_start) -> actions``, obs as the ag
   wins more than half of 384 games, and the two-player rating fit ranks it above.
 * ``test_duel_self_play_from_scratch`` (nightly, ``-m long_training``): trains PPO by self-play
   (snapshots every 16,384 steps into the pool; opponents drawn per episode: latest 0.4, past 0.4,
-  axis 0.2), then must beat ``axis`` likewise, and writes the pool (``pool/pool.json``) and an
+  axis 0.2), then must beat ``axis`` likewise and win more than half its games against the pool
+  (each game's opponent a uniformly drawn snapshot), and writes the pool (``pool/pool.json``) and an
   Elo-style rating table over the pool, the learner and the scripted opponents (``ratings.json``).
   The committed model is this test's ``model.zip``.
 """
@@ -32,8 +33,6 @@ from pytest_rlplaytest.agents.selfplay import (
     match_counts,
     play_match,
     rating_table,
-    round_robin,
-    self_play_view,
     write_ratings,
 )
 
@@ -58,14 +57,16 @@ def straight(obs: np.ndarray, episode_start: np.ndarray) -> np.ndarray:
 
 
 SCRIPTED = {"axis": axis, "straight": straight}
+#: self-play: the learner in seat A; a snapshot into the pool every 16,384 steps; each episode's opponent
+#: drawn from the latest weights, a uniform past snapshot or the axis baseline
+SELF_PLAY = dict(snapshot_every=16_384, mix={"latest": 0.4, "past": 0.4, "axis": 0.2}, opponents=SCRIPTED)
 
 
-@pytest.mark.rl_scenario(**DUEL, model="../godot/models/duel_ppo.zip")
-def test_committed_duelist_beats_axis(rl_agent, rl_env, rl_scenario, rl_artifacts):
-    result = play_match(rl_env, rl_agent, axis, 384, seed=rl_scenario.seed)
-    assert result.n_episodes == 384
-    assert all(e.final_info["seat"] == "A" for e in result.episodes)
-    print(assert_win_rate(result, at_least=0.5, against="axis").message)
+@pytest.mark.rl_scenario(**DUEL, model="../godot/models/duel_ppo.zip", self_play=SELF_PLAY)
+def test_committed_duelist_beats_axis(rl_selfplay):
+    result = rl_selfplay.match("axis", games=384)
+    assert result.n_episodes == 384 and all(e.final_info["seat"] == "A" for e in result.episodes)
+    print(rl_selfplay.win_rate("axis", at_least=0.5, games=384).message)
 
 
 @pytest.mark.rl_scenario(**DUEL)
@@ -81,20 +82,13 @@ def test_scripted_straight_beats_axis(rl_env, rl_scenario, rl_artifacts, rl_prop
 
 
 @pytest.mark.long_training
-@pytest.mark.rl_scenario(**DUEL, algo="PPO", timesteps=400_000, algo_kwargs=PPO_KWARGS, policy_kwargs=NET)
-def test_duel_self_play_from_scratch(rl_env, rl_scenario, rl_artifacts, rl_property):
-    from pytest_rlplaytest.agents import train_agent
-
-    view, snapshots = self_play_view(rl_env, rl_artifacts / "pool", snapshot_every=16_384,
-                                     mix={"latest": 0.4, "past": 0.4, "axis": 0.2}, scripted=SCRIPTED,
-                                     seed=rl_scenario.seed)
-    model, _report = train_agent(rl_scenario, view, rl_artifacts, callbacks=[snapshots])
-    assert (rl_artifacts / "pool" / "pool.json").is_file() and len(snapshots.pool.snapshots) >= 3
-    result = play_match(rl_env, model, axis, 384, seed=rl_scenario.seed)
-    print(assert_win_rate(result, at_least=0.5, against="axis").message)
-    pool = snapshots.pool
-    players = {"learner": model, **SCRIPTED, **{n: pool.load(n) for n in pool.names()[::2]}}
-    ratings = rating_table(round_robin(rl_env, players, 32, seed=rl_scenario.seed), anchor="axis")
-    rl_property("rl_ratings_json", str(write_ratings(ratings, rl_artifacts)))
+@pytest.mark.rl_scenario(**DUEL, algo="PPO", timesteps=400_000, algo_kwargs=PPO_KWARGS, policy_kwargs=NET,
+                         self_play=SELF_PLAY)
+def test_duel_self_play_from_scratch(rl_selfplay, rl_artifacts):
+    pool = rl_selfplay.pool
+    assert (rl_artifacts / "pool" / "pool.json").is_file() and len(pool.names()) >= 3
+    print(rl_selfplay.win_rate("axis", at_least=0.5, games=384).message)
+    print(rl_selfplay.win_rate("pool", at_least=0.5, games=384).message)
+    ratings = rl_selfplay.ratings(games=32, snapshots=pool.names()[::2])
     elo = {r.player: r.elo for r in ratings}
-    assert elo["learner"] > elo["axis"] and elo["learner"] > elo[pool.names()[0]]  # above the baseline and its start
+    assert elo["agent"] > elo["axis"] and elo["agent"] > elo[pool.names()[0]]  # above the baseline and its start
