@@ -4,6 +4,7 @@ extends "res://scripts/world.gd"
 # starts are drawn uniformly in the 8 x 8 m arena (seat A's episode RNG draws the round, so the
 # addon's per-episode seeds reproduce it); the first seat within COIN_RADIUS of the coin wins, both
 # in the same frame (or the time limit) is a draw. Both seats use the same policy_name.
+# With an odd agent count the last seat A plays alone (its opponent's offset in the observation is 0).
 # The game logic runs here, once per frame for both seats, so both seats' episodes end together.
 
 const Duelist = preload("res://scripts/duelist_agent.gd")
@@ -64,15 +65,17 @@ func _physics_process(delta: float) -> void:
 		var arena = arenas[k]
 		var a = arena["a"]
 		var b = arena["b"]
-		if b == null or a.done or b.done:
+		if a.done or (b != null and b.done):
 			continue
-		a.move(delta * SPEED, HALF)
-		b.move(delta * SPEED, HALF)
 		var coin = arena["coin"]
-		var a_in = a.pos.distance_to(coin) <= COIN_RADIUS
-		var b_in = b.pos.distance_to(coin) <= COIN_RADIUS
+		a.move(delta * SPEED, HALF)
 		a.shape_reward(coin)
-		b.shape_reward(coin)
+		var a_in = a.pos.distance_to(coin) <= COIN_RADIUS
+		var b_in = false
+		if b != null:  # (an odd agent count leaves the last seat A alone: it races the clock)
+			b.move(delta * SPEED, HALF)
+			b.shape_reward(coin)
+			b_in = b.pos.distance_to(coin) <= COIN_RADIUS
 		if a_in and b_in:
 			end_round(k, "draw", false)
 		elif a_in:
