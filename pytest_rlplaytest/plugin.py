@@ -44,6 +44,7 @@ SUMMARY_KEY = pytest.StashKey["RunSummary"]()
 TRAINING_KEY = pytest.StashKey[dict[str, Any]]()
 #: the verdict that stopped a test's curriculum, concluded as the test's call
 CURRICULUM_STOP_KEY = pytest.StashKey[Any]()
+POOL_KEY = pytest.StashKey[Any]()
 
 LONG_TRAINING_DOC = (
     "long_training: a scenario that trains for long (nightly). Skipped unless selected with "
@@ -314,7 +315,13 @@ def rl_agent(
             agent, cached = load_cached_agent(spec, settings, rl_engine, rl_env)
             request.node.stash[TRAINING_KEY] = record_stored_agent(request.node, str(cached.path), cached)
             return agent  # type: ignore[no-any-return]
-        model, report = train_agent(spec, rl_env, rl_artifacts, plan=TrainingPlan.for_scenario(spec, settings, rl_env))
+        plan = TrainingPlan.for_scenario(spec, settings, rl_env)
+        if spec.self_play:  # two-seat self-play: the learner in seat A, its pool in <artifacts>/pool
+            from .agents.selfplay import train_self_play
+
+            model, report, request.node.stash[POOL_KEY] = train_self_play(spec, rl_env, rl_artifacts, plan)
+        else:
+            model, report = train_agent(spec, rl_env, rl_artifacts, plan=plan)
         entry = store_trained_agent(spec, settings, rl_engine, rl_env, report.model_path, report.timesteps)
         request.node.stash[TRAINING_KEY] = record_training(request.node, report, rl_artifacts, entry)
     except (ScenarioError, AgentError, AgentCacheMiss) as exc:
@@ -593,6 +600,17 @@ def rl_playtest(
 ) -> Playtest:
     """A callable that plays the scenario's evaluation episodes and returns a ``PlaytestResult``."""
     return Playtest(request.node, rl_scenario, rl_engine, rl_env, rl_agent, rl_artifacts)
+
+
+@pytest.fixture
+def rl_selfplay(request: pytest.FixtureRequest, rl_scenario: ScenarioSpec, rl_env: VecEnv, rl_agent: Agent,
+                rl_artifacts: Path) -> Any:
+    """The scenario's agent in seat A of a two-seat game: ``rl_selfplay.win_rate(against="axis",
+    at_least=0.5, games=384)``, ``rl_selfplay.match(...)``, ``rl_selfplay.ratings()`` (a ``SelfPlay``;
+    opponents: the marker's ``self_play`` opponents, ``self``, the pool and its snapshots)."""
+    from .agents.selfplay import SelfPlay
+
+    return SelfPlay(request.node, rl_scenario, rl_env, rl_agent, rl_artifacts, request.node.stash.get(POOL_KEY, None))
 
 
 class BugHunt:

@@ -165,6 +165,34 @@ def bug_signature(value: Any) -> Any:
     return BugSignature.parse(value)
 
 
+def self_play_arg(value: Any) -> Any:
+    """Two-seat self-play: ``dict(snapshot_every=N, mix={name: weight}, opponents={name: callable})``."""
+    if not isinstance(value, Mapping):
+        raise ValueError("must be a dict such as dict(snapshot_every=10_000, mix={'latest': 0.5, 'past': 0.5})")
+    unknown = sorted(set(value) - {"snapshot_every", "mix", "opponents"})
+    if unknown:
+        raise ValueError(f"has an unknown key {unknown[0]!r} (keys: snapshot_every, mix, opponents)")
+    every = value.get("snapshot_every")
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ValueError(f"needs snapshot_every=<timesteps >= 1> (got {every!r})")
+    opponents = value.get("opponents") or {}
+    if not isinstance(opponents, Mapping) or not all(callable(f) for f in opponents.values()):
+        raise ValueError("opponents must map names to callables (obs, episode_start) -> actions")
+    mix = value.get("mix") or {"latest": 0.5, "past": 0.5}
+    names = {"latest", "past", *opponents}
+    if not isinstance(mix, Mapping) or not mix:
+        raise ValueError("mix must be a dict of opponent name -> weight, e.g. {'latest': 0.5, 'past': 0.5}")
+    for name, weight in mix.items():
+        if name not in names:
+            raise ValueError(f"mix names {name!r}, which is no opponent; use 'latest', 'past' or a name in "
+                             f"opponents ({', '.join(sorted(opponents)) or 'none given'})")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
+            raise ValueError(f"mix weight of {name!r} is {weight!r}; weights must be numbers >= 0")
+    if sum(mix.values()) <= 0:
+        raise ValueError("mix has no positive weight")
+    return MappingProxyType({"snapshot_every": every, "mix": dict(mix), "opponents": dict(opponents)})
+
+
 @dataclass(frozen=True)
 class MarkerArg:
     """One ``rl_scenario`` argument.
@@ -229,6 +257,10 @@ MARKER_ARGS: tuple[MarkerArg, ...] = (
               "promote=dict(at_least=0.8, confidence=0.95, episodes=20) (a one-sided exact binomial test; every "
               "stage but the last); a stage that fails its rule fails the test; the playtest runs on the last "
               "stage's game", None, curriculum_arg),
+    MarkerArg("self_play", "two-seat self-play (agent 2k seat A = the learner, 2k+1 seat B = its opponents): "
+              "dict(snapshot_every=<timesteps>, mix={'latest': w, 'past': w, <name>: w}, opponents={<name>: "
+              "callable(obs, episode_start) -> actions}); the rl_selfplay fixture judges win rates", None,
+              self_play_arg),
 )
 
 #: the arguments by name
@@ -326,6 +358,8 @@ class ScenarioSpec:
     model_cache: bool = False
     #: ``curriculum=``: the stages the agent trains through (empty: one training on the scenario's game)
     curriculum: tuple[Stage, ...] = ()
+    #: two-seat self-play (``snapshot_every``, ``mix``, ``opponents``), or None
+    self_play: Mapping[str, Any] | None = None
     #: where the marker's relative paths resolve (the test file's folder)
     paths: PathBase = field(default_factory=lambda: PathBase(Path.cwd(), "the current folder"))
 
@@ -363,6 +397,8 @@ class ScenarioSpec:
             **({"normalize": dict(self.normalize)} if self.normalize is not None else {}),
             **({"hyperparams": self.hyperparams} if self.hyperparams is not None else {}),
             **({"curriculum": [stage.describe() for stage in self.curriculum]} if self.curriculum else {}),
+            **({"self_play": {"snapshot_every": self.self_play["snapshot_every"], "mix": dict(self.self_play["mix"]),
+                              "opponents": sorted(self.self_play["opponents"])}} if self.self_play else {}),
         }
 
 
@@ -543,6 +579,6 @@ def build_spec(
         long_training=long_training, bug=c["bug"], novelty=c["novelty"], cell_size=c["cell_size"],
         torch_threads=settings.torch_threads, paths=paths, normalize=c["normalize"], hyperparams=c.get("hyperparams"),
         engine_restarts=settings.engine_restarts if settings.engine_restarts is not None else 3 if long_training else 0,
-        model_cache=c["model"] == MODEL_CACHE,
+        model_cache=c["model"] == MODEL_CACHE, self_play=c["self_play"],
         models=MappingProxyType({n: paths.resolve(p) for n, p in models.items()}), model_labels=MappingProxyType(models),
     )

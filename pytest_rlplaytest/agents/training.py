@@ -187,14 +187,16 @@ def _build_model(spec: ScenarioSpec, venv: VecEnv, kwargs: dict[str, Any]) -> Ba
 
 
 def train_agent(
-    spec: ScenarioSpec, venv: VecEnv, artifacts_dir: Path | None = None, *, plan: TrainingPlan | None = None
+    spec: ScenarioSpec, venv: VecEnv, artifacts_dir: Path | None = None, *, plan: TrainingPlan | None = None,
+    callbacks: list[BaseCallback] | None = None,
 ) -> tuple[Any, TrainingReport]:
     """Train ``spec.algo`` on ``venv`` for ``spec.timesteps`` and save it as ``model.zip``.
 
     With ``artifacts_dir``: TensorBoard logs go to ``<artifacts>/tensorboard`` (SB3's scalars and the
     training scalars of :mod:`.scalars`), the model to ``model.zip`` (with its normalisation
     statistics), the episodes to ``training_episodes.csv`` and ``learning_curve.png``, what happened
-    to ``training.json``. ``plan`` adds checkpoints, resume and engine restarts (:mod:`.nightly`).
+    to ``training.json``. ``plan`` adds checkpoints, resume and engine restarts (:mod:`.nightly`);
+    ``callbacks`` are further SB3 callbacks (self-play's snapshots, :mod:`.selfplay`).
     Progress: SB3's progress bar on a TTY, otherwise a log line every 30 s (logger ``pytest_rlplaytest``).
 
     Returns:
@@ -214,7 +216,7 @@ def train_agent(
     training_log = TrainingLog(total, spec.nodeid, log_progress=not bar)
     if run.resumed is not None:
         training_log.episodes.extend(run.resumed.episodes())
-    run.learn(model, [training_log], bar, training_log.episodes)
+    run.learn(model, [training_log, *(callbacks or [])], bar, training_log.episodes)
     report = TrainingReport(int(model.num_timesteps), run.seconds(), None, tb_dir, record=run.record(model))
     if artifacts_dir is not None:
         report.model_path = run.save_model(model, artifacts_dir / "model.zip")

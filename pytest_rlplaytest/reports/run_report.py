@@ -20,7 +20,7 @@ from ..verdicts.stats import CI_LABEL, CI_METHOD, success_interval
 from .plots import PLOTS
 from .terminal import HEADER, summary_lines, summary_rows
 
-__all__ = ["render_markdown", "rows_from_artifacts", "write_run_report"]
+__all__ = ["rating_sections", "render_markdown", "rows_from_artifacts", "write_run_report"]
 
 ARTIFACT_KEYS = (
     ("rl_summary_json", "summary"),
@@ -28,6 +28,7 @@ ARTIFACT_KEYS = (
     ("rl_tensorboard", "tensorboard"),
     *PLOTS,
     ("rl_replay_bundle", "replay bundle"),
+    ("rl_ratings_json", "ratings"),
 )
 
 
@@ -63,7 +64,30 @@ def render_markdown(rows: Sequence[Mapping[str, Any]], root: Path) -> str:
     from .curriculum import curriculum_notes
 
     lines += curriculum_notes(rows)  # each curriculum stage's budget used and verdict
+    lines += rating_sections(rows)
     return "\n".join(lines)
+
+
+def rating_sections(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One Elo-style rating table per test that recorded ``rl_ratings_json`` (self-play's
+    ``ratings.json``, :func:`~..agents.selfplay.write_ratings`); an unreadable file is named."""
+    import json
+
+    lines: list[str] = []
+    for row in rows:
+        path = row["properties"].get("rl_ratings_json")
+        if not path:
+            continue
+        lines += [f"## Ratings: {row['nodeid']}", ""]
+        try:
+            data = json.loads(Path(str(path)).read_text())
+        except (OSError, ValueError) as exc:
+            lines += [f"(ratings file {path} unreadable: {exc})", ""]
+            continue
+        table = [[r["player"], f"{r['elo']:.0f}", str(r["games"]), f"{r['score']:.3f}"] for r in data["ratings"]]
+        lines += [f"Fitted by {data['method']} ({data['scale']}) from the evaluation games.", "",
+                  *render_markdown_table(["player", "elo", "games", "score"], table), ""]
+    return lines
 
 
 def write_run_report(root: Path, rows: Sequence[Mapping[str, Any]]) -> Path:

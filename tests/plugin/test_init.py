@@ -57,7 +57,7 @@ def test_generated_python_and_ini_parse(game: Path) -> None:
 
 
 def test_scenes_with_a_sync_node_are_detected_main_scene_first(game: Path) -> None:
-    assert detect_scenes(game) == ["res://scenes/landing.tscn", "res://scenes/bug_repro.tscn",
+    assert detect_scenes(game) == ["res://scenes/landing.tscn", "res://scenes/bug_repro.tscn", "res://scenes/duel.tscn",
                                    "res://scenes/locomotion.tscn", "res://scenes/physics_stress.tscn",
                                    "res://scenes/ui.tscn", "res://scenes/voxel_stress.tscn"]
     (game / "scenes" / "plain.tscn").write_text('[gd_scene format=2]\n\n[node name="Plain" type="Spatial"]\n')
