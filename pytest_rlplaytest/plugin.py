@@ -340,6 +340,10 @@ def _multi_policy_agent(item: pytest.Item, spec: ScenarioSpec, venv: VecEnv, art
     if not is_multi_policy(venv):
         check_single_policy_model(spec)
         return None
+    if spec.self_play:
+        raise ScenarioError(f"{spec.nodeid}: self_play= seats one shared policy, but the scene's agents train the "
+                            f"policies {', '.join(map(repr, venv.policy_groups))}: give both seats one policy_name, "  # type: ignore[attr-defined]
+                            "or drop self_play= to train one policy per name")
     if spec.models:
         agent = load_policies(spec, venv)
         item.stash[TRAINING_KEY] = {"timesteps": 0, "seconds": 0.0, "models": dict(spec.model_labels)}

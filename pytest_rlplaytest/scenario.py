@@ -471,6 +471,8 @@ _NOT_WITH_CURRICULUM = {
     "model": "a curriculum trains its agent: drop model= (or drop curriculum= to play the stored agent)",
     "normalize": "VecNormalize statistics are not carried from stage to stage yet: drop normalize=",
     "bug": "a bug hunt trains its own explorer: drop curriculum= from the bug hunt's marker",
+    "self_play": "self-play trains against its opponent pool on one game; curriculum stages are not taken by "
+                 "self-play yet: drop one of self_play= and curriculum=",
 }
 
 

@@ -57,6 +57,7 @@ def test_a_bad_curriculum_names_the_stage_and_the_fix(tmp_path: Path, curriculum
     (dict(timesteps=500), "with timesteps=: give each stage its own timesteps="),
     (dict(model="agent.zip"), "with model=: a curriculum trains its agent"),
     (dict(normalize=True), "with normalize=: VecNormalize statistics are not carried from stage to stage"),
+    (dict(self_play=dict(snapshot_every=64, mix={"latest": 1.0})), "with self_play=: self-play trains against"),
 ])
 def test_scenario_arguments_a_curriculum_cannot_take(tmp_path: Path, marker: dict[str, Any], message: str) -> None:
     with pytest.raises(ScenarioError, match="rl_scenario\\(curriculum=...\\) " + message.split(":")[0]) as error:

@@ -132,3 +132,21 @@ def test_policy_view_over_a_scene_whose_policies_differ(make_engine, fake_godot4
     np.testing.assert_allclose(rewards, [4.0])  # 0.5 per frame, 8 frames
     _, full_rewards, _, _ = venv.step([np.int64(1), np.zeros(3), np.int64(0)])
     np.testing.assert_array_equal(full_rewards, [8, 0, 0])  # each agent its own action: 1 x 8 frames, 0, 0
+
+
+def test_self_play_on_a_multi_policy_scene_names_the_policies(pytester: pytest.Pytester, fake_godot4: Path) -> None:
+    project = fake_godot4.parent / "project"
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.rl_scenario(env="godot:{project}", max_episode_steps=4, timesteps=64, seed=3,
+                                 self_play=dict(snapshot_every=32, mix={{"latest": 1.0}}), {SCENE})
+        def test_duel(rl_agent):
+            pass
+        """
+    )
+    result = pytester.runpytest(f"--godot-bin={fake_godot4}", "-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*self_play= seats one shared policy, but the scene's agents train the policies "
+                                 "'red', 'blue'*"])
