@@ -42,3 +42,15 @@ def test_committed_model_still_gains_mass(rl_playtest) -> None:  # type: ignore[
     """
     result = rl_playtest()
     assert result.success_rate >= 0.75, result.summary()
+
+
+@pytest.mark.long_training
+@pytest.mark.rl_scenario(env=MODULE, roles={"grower": 2, "cautious": {"agents": 2, "mapping": "blackholio_cautious"}},
+                         max_episode_steps=200, timesteps=40_000, episodes=12, success=grew,
+                         policy_kwargs={"net_arch": [64, 64]})
+def test_competing_roles_each_learn(rl_playtest) -> None:  # type: ignore[no-untyped-def]
+    """Several competing agents: two growers and two cautious agents (five times the penalty for being
+    eaten) in one database, one policy per role, each judged on its own."""
+    result = rl_playtest()
+    for name in ("grower", "cautious"):
+        assert result.policies[name].success_rate >= 0.5, result.policies[name].summary()
