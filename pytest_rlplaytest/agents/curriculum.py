@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..common.files import atomic_write_json
 from ..scenario import ScenarioError, ScenarioSpec, derive_seed
+from ..verdicts.errors import InconclusiveWarning
 from .stages import Stage
 
 if TYPE_CHECKING:
@@ -215,7 +216,6 @@ def _stop_verdict(run: CurriculumRun, outcome: StageOutcome, verdict: Verdict) -
 
 def _decide(run: CurriculumRun, outcome: StageOutcome, result: PlaytestResult, verdict: Verdict) -> bool:
     """Record the stage's verdict on ``outcome``; True to promote. A stop sets ``run.stop``."""
-    from ..verdicts.errors import InconclusiveWarning
     from ..verdicts.stats import success_interval
     from ..verdicts.verdict import INCONCLUSIVE, PASS, inconclusive_policy
 
