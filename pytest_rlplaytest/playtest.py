@@ -63,10 +63,12 @@ class Episode:
 
     @property
     def terminated(self) -> bool:
+        """True when the game ended the episode (not the time limit)."""
         return self.outcome == "terminated"
 
     @property
     def truncated(self) -> bool:
+        """True when the time limit ended the episode."""
         return self.outcome == "truncated"
 
 
@@ -131,6 +133,7 @@ class PlaytestResult:
     # -- counts ---------------------------------------------------------------------------
     @property
     def n_episodes(self) -> int:
+        """How many episodes were played."""
         return len(self.episodes)
 
     @property
@@ -140,14 +143,17 @@ class PlaytestResult:
 
     @property
     def successes(self) -> int:
+        """Episodes judged successful by the scenario's success rule."""
         return sum(1 for e in self.episodes if e.success)
 
     @property
     def has_success_rule(self) -> bool:
+        """True when at least one episode was judged by a success rule."""
         return bool(self.judged)
 
     @property
     def success_rate(self) -> float:
+        """Successes over judged episodes (NaN when none was judged)."""
         judged = self.judged
         return self.successes / len(judged) if judged else float("nan")
 
@@ -161,10 +167,12 @@ class PlaytestResult:
 
     @property
     def returns(self) -> np.ndarray:
+        """Each episode's undiscounted return, in play order."""
         return np.array([e.total_return for e in self.episodes], dtype=float)
 
     @property
     def lengths(self) -> np.ndarray:
+        """Each episode's length in steps, in play order."""
         return np.array([e.length for e in self.episodes], dtype=float)
 
     def step_values(self, key: str) -> np.ndarray:
@@ -174,6 +182,7 @@ class PlaytestResult:
 
     @property
     def metric_names(self) -> list[str]:
+        """The names of every metric some episode reported, sorted."""
         names: set[str] = set()
         for e in self.episodes:
             names.update(e.metrics)

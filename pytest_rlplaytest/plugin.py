@@ -54,10 +54,13 @@ LONG_TRAINING_DOC = (
 
 # -- configuration ------------------------------------------------------------------------
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add the plugin's options (from ``settings.OPTIONS``) and ini keys."""
     settings_mod.add_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """Register the markers, build the typed settings once per session (``config.stash``) and register
+    the verdict and run-summary plugins."""
     config.addinivalue_line("markers", marker_help())
     config.addinivalue_line("markers", LONG_TRAINING_DOC)
     config.addinivalue_line("markers", SMOKE_DOC)
@@ -93,6 +96,7 @@ def _long_selected(config: pytest.Config) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip ``long_training`` scenarios unless selected (``-m long_training`` or ``--rl-long``)."""
     if _long_selected(config):
         return
     skip = pytest.mark.skip(
@@ -799,6 +803,7 @@ class RunSummary:
         self.rows: list[dict[str, Any]] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Record each scenario test's outcome for the run summary."""
         from .reports.junit import rl_properties
 
         if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
@@ -817,6 +822,7 @@ class RunSummary:
                 record_outcome(Path(str(props["rl_summary_json"])), report.nodeid, report.outcome)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """Print the scenario table and write the run report."""
         if _is_xdist_worker(self.config) or not self.rows:
             return
         from .reports.run_report import write_run_report

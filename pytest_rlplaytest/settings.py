@@ -169,14 +169,17 @@ class Option:
 
     @property
     def flag(self) -> str:
+        """The command-line flag (``--rl-<name>`` unless the option names another)."""
         return self.flag_name or "--rl-" + self.name.replace("_", "-")
 
     @property
     def ini(self) -> str:
+        """The ini key (``rl_<name>`` unless the option names another)."""
         return self.ini_name or "rl_" + self.name
 
     @property
     def env(self) -> str:
+        """The environment variable (``RLPLAYTEST_<NAME>`` unless the option names another)."""
         return self.env_name or "RLPLAYTEST_" + self.name.upper()
 
     @property

@@ -138,6 +138,7 @@ class CachedAgent:
 
     @property
     def stale(self) -> bool:
+        """True when an identity key of the game changed since the agent was stored."""
         return bool(self.changes)
 
     def describe(self) -> str:

@@ -156,10 +156,12 @@ class Checkpoint:
 
     @property
     def model_zip(self) -> Path:
+        """The checkpoint's SB3 model file."""
         return self.folder / "model.zip"
 
     @property
     def replay_buffer(self) -> Path | None:
+        """The off-policy replay buffer saved with the checkpoint, or None."""
         path = self.folder / "replay_buffer.pkl"
         return path if path.is_file() else None
 

@@ -109,6 +109,7 @@ class RestartingVecEnv(VecEnvWrapper):  # type: ignore[misc]
 
     @reset_infos.setter
     def reset_infos(self, value: list[dict[str, Any]]) -> None:
+        """Ignored: the wrapped VecEnv keeps its own reset infos."""
         pass
 
     @contextlib.contextmanager

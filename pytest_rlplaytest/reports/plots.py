@@ -136,13 +136,16 @@ class VisitGrid:
 
     @property
     def steps(self) -> int:
+        """Agent-steps counted in the grid."""
         return int(self.counts.sum())
 
     def labels(self) -> tuple[str, str]:
+        """The plot's axis labels."""
         return (f"{AXIS_NAMES[self.axes[0]]} (from each agent's start)",
                 f"{AXIS_NAMES[self.axes[1]]} (from each agent's start)")
 
     def to_json(self) -> dict[str, Any]:
+        """The grid as JSON (for ``--rl-visits-baseline``)."""
         return {"schema_version": VISITS_VERSION, "kind": "visits", "axes": list(self.axes),
                 "origin": "first position of each agent's episode", "agents": self.agents,
                 "xedges": self.xedges.tolist(), "yedges": self.yedges.tolist(), "counts": self.counts.tolist()}

@@ -71,6 +71,7 @@ class GodotGame:
 
     @property
     def name(self) -> str:
+        """``godot:<project>`` and the scene, for messages and reports."""
         return f"godot:{self.path}{' ' + self.scene if self.scene else ''}"
 
 

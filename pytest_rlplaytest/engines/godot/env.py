@@ -99,6 +99,7 @@ class GodotVecEnv(VecEnv):
         return int(self._session_of(env_index).spec.seed)
 
     def reset(self) -> Any:
+        """Reset every instance at once (episode seeds from ``seed()``/reset options); the stacked first observations."""
         seeds = [options.get(EPISODE_SEED_KEY, seed) for options, seed in zip(self._options, self._seeds)]
         parts, infos = [], []
         for s, off in zip(self.sessions, self._offsets):  # every instance resets at once
@@ -113,6 +114,7 @@ class GodotVecEnv(VecEnv):
         return _concat(parts)
 
     def step_async(self, actions: np.ndarray) -> None:
+        """Send every instance its agents' actions (replies are read in ``step_wait``)."""
         self._actions = actions if isinstance(actions, list) else np.asarray(actions)
         if len(self.sessions) == 1:
             self.sessions[0].send_actions(self._actions)
@@ -121,6 +123,7 @@ class GodotVecEnv(VecEnv):
             s.send_actions(self._actions[lo:hi])
 
     def step_wait(self) -> Any:
+        """Read every instance's reply: observations, rewards, dones and infos of all agents."""
         if len(self.sessions) == 1:
             return self.sessions[0].recv_step()
         parts, rewards, dones, infos = [], [], [], []
@@ -133,6 +136,7 @@ class GodotVecEnv(VecEnv):
         return _concat(parts), np.concatenate(rewards), np.concatenate(dones), infos
 
     def close(self) -> None:
+        """Close every instance's session (the Godot processes end; idempotent)."""
         if self.closed:
             return
         self.closed = True
@@ -140,6 +144,7 @@ class GodotVecEnv(VecEnv):
             s.close()
 
     def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+        """``render_mode`` (None for every agent); other attributes are refused: the agents live in the game."""
         idx = list(self._get_indices(indices))
         if attr_name == "render_mode":
             return [None for _ in idx]
@@ -147,6 +152,7 @@ class GodotVecEnv(VecEnv):
                              "a method on the agents in the game")
 
     def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+        """Refused: the agents live in a Godot process."""
         raise AttributeError(f"cannot set {attr_name!r} on agents living in a Godot process")
 
     def call_scene_agents(self, method_name: str) -> list[list[Any]]:
@@ -156,6 +162,7 @@ class GodotVecEnv(VecEnv):
         return [s.call(method_name) for s in self.sessions]
 
     def env_method(self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any) -> list[Any]:
+        """Call ``method_name`` on the agents (the protocol's call message, no arguments); one value per agent."""
         if method_args or method_kwargs:
             raise TypeError("the Godot call message carries no arguments")
         returns: list[Any] = []
@@ -171,6 +178,7 @@ class GodotVecEnv(VecEnv):
         return [returns[i] for i in self._get_indices(indices)]
 
     def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
+        """False for every agent: no Gymnasium wrappers live in the game."""
         return [False for _ in self._get_indices(indices)]
 
     def describe(self) -> dict[str, Any]:
@@ -200,6 +208,7 @@ class GodotEnv(gym.Env):  # type: ignore[type-arg]
         self._next: tuple[Any, dict[str, Any]] | None = None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
+        """Reset the one agent's game; its first observation and info."""
         super().reset(seed=seed)
         if seed is None and self._next is not None:
             obs, info = self._next
@@ -210,6 +219,7 @@ class GodotEnv(gym.Env):  # type: ignore[type-arg]
         return _row(obs, 0), infos[0]
 
     def step(self, action: Any) -> Any:
+        """One step of the one agent: Gymnasium's five-tuple."""
         batch = np.asarray(action)[None, ...]
         obs, rewards, dones, infos = self.session.step(batch)
         info = infos[0]
@@ -223,4 +233,5 @@ class GodotEnv(gym.Env):  # type: ignore[type-arg]
         return terminal, float(rewards[0]), not truncated, truncated, info
 
     def close(self) -> None:
+        """Close the game (idempotent)."""
         self.session.close()

@@ -151,6 +151,7 @@ class PluginLayout:
 
     @property
     def mixed(self) -> bool:
+        """True when the actions mix discrete and continuous keys."""
         kinds = {k.discrete for k in self.actions}
         return len(kinds) == 2
 
@@ -166,10 +167,12 @@ class PluginLayout:
 
     @property
     def input_names(self) -> list[str]:
+        """The model's input names: one per observation input, then ``state_ins``."""
         return [i.name for i in self.inputs] + ["state_ins"]
 
     @property
     def dynamic_axes(self) -> dict[str, dict[int, str]]:
+        """``torch.onnx.export`` dynamic axes: the batch axis of every input and output."""
         return {name: {0: "batch_size"} for name in [*self.input_names, *OUTPUT_NAMES]}
 
     # -- inside the graph (torch) ------------------------------------------------------------
@@ -220,12 +223,14 @@ class PluginLayout:
         return np.concatenate(parts, axis=1)
 
     def to_json(self) -> str:
+        """The layout as JSON, stored in the model's metadata."""
         return json.dumps({"inputs": [[i.name, list(i.shape), i.dict_key] for i in self.inputs],
                            "actions": [[k.name, "discrete" if k.discrete else "continuous", k.size]
                                        for k in self.actions]})
 
     @classmethod
     def from_json(cls, text: str) -> PluginLayout:
+        """The layout :meth:`to_json` wrote."""
         data = json.loads(text)
         return cls(tuple(ObsInput(n, tuple(s), d) for n, s, d in data["inputs"]),
                    tuple(ActionKey(n, t == "discrete", int(s)) for n, t, s in data["actions"]))

@@ -243,9 +243,11 @@ class GodotProcess:
 
     @property
     def alive(self) -> bool:
+        """True while the Godot process runs."""
         return self.popen.poll() is None
 
     def exit_description(self) -> str:
+        """How the process ended (exit status or signal), for error messages."""
         return describe_exit(self.popen.poll())
 
     # -- teardown -------------------------------------------------------------------------

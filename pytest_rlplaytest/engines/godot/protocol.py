@@ -207,6 +207,7 @@ class Listener:
                 )
 
     def close(self) -> None:
+        """Stop listening (idempotent)."""
         try:
             self.sock.close()
         except OSError:  # pragma: no cover
@@ -294,6 +295,7 @@ class Connection:
         self.send_frame(encode_message(message), message.get("type"))
 
     def send_frame(self, frame: bytes, kind: Any) -> None:
+        """Send one already framed message; a slow or closed game fails naming ``kind``."""
         try:
             sent = self.sock.send(frame)
         except _SLICE_EXPIRED:

@@ -326,6 +326,7 @@ class GodotSession:
 
     @property
     def alive(self) -> bool:
+        """True while the session's Godot process runs."""
         return self.process is not None and self.process.alive
 
     def close(self) -> None:

@@ -68,6 +68,7 @@ def _size_tuple(size: Any, where: str) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class ObsKey:
+    """One observation key the game declares: its name, kind (box, image, discrete) and shape."""
     name: str
     kind: str  # "box" | "image" | "discrete"
     shape: tuple[int, ...]
@@ -269,6 +270,7 @@ class ObsCodec:
 
 @dataclass(frozen=True)
 class ActKey:
+    """One action key the game declares: its name, whether it is discrete and its size."""
     name: str
     discrete: bool
     size: int
