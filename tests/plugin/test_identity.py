@@ -12,12 +12,16 @@ from pytest_rlplaytest.engines.base import Engine, identity_changes, identity_va
 from pytest_rlplaytest.engines.registry import ENGINES, engine_class, identity_keys
 
 BUNDLES = Path(__file__).resolve().parents[2] / "example_project" / "tests" / "bundles"
+#: absolute paths of "this machine" and of "another checkout", made at run time (none committed)
+HERE = Path(__file__).resolve().parent
+ELSEWHERE = HERE.parent / "elsewhere"
 
 
 def _godot(**changes: object) -> dict[str, object]:
     description: dict[str, object] = {
         "engine": "godot", "game": "../godot", "scene": "res://scenes/landing.tscn", "agents_per_instance": 16,
-        "godot_version": "3.2.3.stable", "godot_binary": "/usr/bin/godot3-server", "game_path": "/work/a/godot",
+        "godot_version": "3.2.3.stable", "godot_binary": str(HERE / "bin" / "godot3-server"),
+        "game_path": str(HERE / "a" / "godot"),
         "game_hash": "abc", "boot_seconds": 0.08,
         "addon": {"addon_version": "0.1.0", "env_seed": 7, "godot_version": "3.2.3-stable"},
     }
@@ -26,7 +30,8 @@ def _godot(**changes: object) -> dict[str, object]:
 
 
 def test_the_same_build_elsewhere_and_slower_is_unchanged() -> None:
-    moved = _godot(godot_binary="/opt/godot", game_path="/ci/checkout/godot", game="godot", boot_seconds=1.9,
+    moved = _godot(godot_binary=str(ELSEWHERE / "godot"), game_path=str(ELSEWHERE / "checkout" / "godot"), game="godot",
+                   boot_seconds=1.9,
                    agents_per_instance=4, addon={"addon_version": "0.1.0", "env_seed": 99})
     assert identity_changes(_godot(), moved) == []
 

@@ -317,10 +317,11 @@ def test_absolute_budgets_need_no_baseline_and_apply_on_update(tmp_path: Path) -
 def test_scenario_and_build_changes_are_noted(tmp_path: Path) -> None:
     path = tmp_path / "t.json"
     write_baseline(path, _game(36, scenario={"env": "Lander", "episodes": 40},
-                               engine={"engine": "godot", "game_hash": "1.0", "game_path": "/home/dev/game",
+                               engine={"engine": "godot", "game_hash": "1.0", "game_path": str(tmp_path / "dev" / "game"),
                                        "boot_seconds": 0.1}))
     game = _game(20, scenario={"env": "Lander", "episodes": 80},
-                 engine={"engine": "godot", "game_hash": "1.1", "game_path": "/ci/game", "boot_seconds": 0.2})
+                 engine={"engine": "godot", "game_hash": "1.1", "game_path": str(tmp_path / "ci" / "game"),
+                         "boot_seconds": 0.2})
     with pytest.raises(VerdictFailure) as info:
         assert_matches_baseline(game, path, update=False)
     assert "episodes 40 -> 80" in str(info.value) and "game_hash: recorded '1.0', now '1.1'" in str(info.value)
@@ -374,7 +375,8 @@ def test_stored_paths_compare_equal_to_the_current_ones(tmp_path: Path) -> None:
     from pytest_rlplaytest.common.paths import PathBase
 
     project = tmp_path / "project"
-    engine = {"engine": "godot", "game_path": str(project / "godot"), "godot_binary": "/usr/bin/godot3-server",
+    engine = {"engine": "godot", "game_path": str(project / "godot"),
+              "godot_binary": str(tmp_path / "bin" / "godot3-server"),
               "godot_version": "3.2.3"}
     scenario = {"env": "godot:godot", "model": "../models/agent.zip", "episodes": 40}
     path = project / "baselines" / "tests" / "test_g.py" / "test_a.json"
