@@ -8,6 +8,7 @@ one they skip with the install hint, unless ``--rl-require-engines`` (or
 from __future__ import annotations
 
 import shutil
+import socket
 import stat
 import sys
 from collections.abc import Callable, Iterator
@@ -107,3 +108,12 @@ def make_engine(tmp_path: Path) -> Iterator[Callable[..., GodotEngine]]:
     yield build
     for engine in engines:
         engine.close()
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    """A connected socket pair (driver side, game side), closed afterwards."""
+    a, b = socket.socketpair()
+    yield a, b
+    a.close()
+    b.close()

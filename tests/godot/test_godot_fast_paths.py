@@ -70,14 +70,6 @@ def test_printf_actions_match_the_general_encoder() -> None:
     assert json.loads(discrete.encode_json(np.array([2, 0]), 2)) == [{"move": 2}, {"move": 0}]
 
 
-@pytest.fixture
-def pair():
-    a, b = socket.socketpair()
-    yield a, b
-    a.close()
-    b.close()
-
-
 def frame(message: dict) -> bytes:
     body = json.dumps(message).encode()
     return struct.pack("<I", len(body)) + body

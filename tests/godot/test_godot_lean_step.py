@@ -19,14 +19,6 @@ from pytest_rlplaytest.engines.godot.session import GodotSession, LaunchSpec
 CONTINUOUS = {"move": {"size": 2, "action_type": "continuous"}, "gas": {"size": 1, "action_type": "continuous"}}
 
 
-@pytest.fixture
-def pair():
-    a, b = socket.socketpair()
-    yield a, b
-    a.close()
-    b.close()
-
-
 def session_over(sock: socket.socket, n: int, action_space: dict, addon: dict) -> GodotSession:
     session = GodotSession(LaunchSpec(binary=None, game=None, seed=1, log_path=Path("unused")))  # type: ignore[arg-type]
     session._parse_env_info({"n_agents": n, "observation_space": {"obs": {"size": [2], "space": "box"}},
