@@ -14,7 +14,8 @@ machine hits all alike):
   - godot-rl: its SB3 wrapper ``StableBaselinesGodotEnv(port=P)`` on a game we launch with the same
     command (it can only launch exported binaries itself);
   - ceiling: an in-process no-op ``VecEnv`` of the same spaces (zero observations and rewards,
-    episodes of 200 steps): what the learner itself costs.
+    episodes of 200 steps that end, like the bench scene's, at a time limit: ``TimeLimit.truncated``,
+    so SB3 bootstraps their last value as it does for the game's): what the learner itself costs.
 
 * evaluation: :func:`pytest_rlplaytest.playtest.run_playtest` of the ours-trained model, 16 episodes
   (one per agent) per chunk on one game instance, on torch (SB3 ``predict``) and on ONNX Runtime (the
@@ -90,7 +91,9 @@ def noop_vec_env(observation_space: Any, action_space: Any, n: int) -> Any:
         def step_wait(self) -> Any:
             done = self.t % EPISODE_STEPS == 0
             obs = self.obs.copy()
-            infos = [{"terminal_observation": obs[i]} if done else {} for i in range(n)]
+            # (the bench scene's episodes end at a time limit: SB3 bootstraps their last value, so
+            # the ceiling's episodes are truncations too)
+            infos = [{"terminal_observation": obs[i], "TimeLimit.truncated": True} if done else {} for i in range(n)]
             return obs, self.rewards.copy(), np.full(n, done), infos
 
         def close(self) -> None:

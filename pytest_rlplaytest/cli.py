@@ -218,12 +218,56 @@ class _CommandError(Exception):
     """A sub-command failed with a message for stderr (exit code 2)."""
 
 
+def load_bug_predicate(spec: str, command: str) -> Any:
+    """``--bug FILE.py:NAME``: the callable ``NAME`` of the Python file ``FILE.py`` (relative to the
+    current folder), the predicate a bundle with a ``predicate:`` signature was recorded with."""
+    import importlib.util
+
+    file, sep, name = spec.rpartition(":")
+    path = Path(file)
+    if not sep or not name or path.suffix != ".py":
+        raise _CommandError(f"rlplaytest {command}: --bug {spec!r} must be FILE.py:NAME (a Python file and the name "
+                            "of the predicate in it, e.g. tests/test_bugs.py:inside_solid)")
+    if not path.is_file():
+        raise _CommandError(f"rlplaytest {command}: --bug {spec!r}: {path.resolve()} is not a file")
+    module_spec = importlib.util.spec_from_file_location(f"_rlplaytest_bug_{path.stem}", path)
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    sys.path.insert(0, str(path.resolve().parent))  # (the file's own imports, as pytest's rootdir-relative ones)
+    try:
+        module_spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.resolve().parent))
+    predicate = getattr(module, name, None)
+    if not callable(predicate):
+        raise _CommandError(f"rlplaytest {command}: --bug {spec!r}: {path} defines no callable {name!r}")
+    return predicate
+
+
+def _signature(bundle: Any, args: argparse.Namespace, command: str) -> Any:
+    """The bundle's bug signature, or ``--bug``'s predicate (predicate bundles need it: code is not data)."""
+    from .bughunt.bundle import BundleError
+    from .bughunt.session import signature_of
+    from .bughunt.signature import BugSignature
+
+    if getattr(args, "bug", None):
+        if not str(bundle.signature).startswith("predicate:"):
+            raise _CommandError(f"rlplaytest {command}: --bug is for bundles recorded with a predicate; this one's "
+                                f"signature is {bundle.signature!r} (drop --bug)")
+        return BugSignature.parse(load_bug_predicate(args.bug, command))
+    try:
+        return signature_of(bundle)
+    except BundleError as exc:
+        raise _CommandError(f"rlplaytest {command}: {exc}; or pass the predicate: --bug FILE.py:NAME") from None
+
+
 def _cmd_replay(args: argparse.Namespace) -> int:
     from .bughunt.session import replay_bundle
 
     try:
         with _bundle_engine("replay", args) as (bundle, engine):
-            report = replay_bundle(bundle, Path(args.bundle), engine, times=args.times, parallel=args.parallel)
+            report = replay_bundle(bundle, Path(args.bundle), engine, times=args.times, parallel=args.parallel,
+                                   signature=_signature(bundle, args, "replay"))
             build, keys = engine.describe(), type(engine).IDENTITY_KEYS
     except _CommandError as exc:
         print(exc, file=sys.stderr)
@@ -241,13 +285,12 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 def _cmd_shrink(args: argparse.Namespace) -> int:
     from .bughunt.replay import Replayer
-    from .bughunt.session import signature_of
     from .bughunt.shrink import shrink
 
     try:
         with _bundle_engine("shrink", args) as (bundle, engine):
             venv = engine.make_replay_vec_env(args.parallel)
-            replayer = Replayer(venv, signature_of(bundle), getattr(venv, "new_log_lines", None))
+            replayer = Replayer(venv, _signature(bundle, args, "shrink"), getattr(venv, "new_log_lines", None))
             result = shrink(replayer, bundle.seed, bundle.actions)
     except _CommandError as exc:
         print(exc, file=sys.stderr)
@@ -398,6 +441,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--restamp", action="store_true",
                    help="after a changed game build, when every replay reproduces the bug, record the current "
                         "build in the bundle (its BuildChangedWarning stops); nothing is written otherwise")
+    p.add_argument("--bug", default=None, metavar="FILE.py:NAME",
+                   help="the predicate a bundle with a predicate signature was recorded with (the callable NAME "
+                        "in FILE.py, relative to the current folder); bundles of events and log patterns need none")
     p.set_defaults(func=_cmd_replay)
 
     p = sub.add_parser("shrink", help="shrink a bug bundle's actions (ddmin) and write the result")
@@ -405,6 +451,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", help="where to write the shrunk bundle")
     p.add_argument("--rootdir", default=None, help=ROOTDIR_HELP)
     p.add_argument("--parallel", type=int, default=2, help="game instances at once (default 2)")
+    p.add_argument("--bug", default=None, metavar="FILE.py:NAME",
+                   help="the predicate a bundle with a predicate signature was recorded with (the callable NAME "
+                        "in FILE.py, relative to the current folder); bundles of events and log patterns need none")
     p.set_defaults(func=_cmd_shrink)
 
     _add_check_training(sub)

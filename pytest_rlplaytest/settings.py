@@ -117,7 +117,7 @@ def checkpoint_interval(text: str | int) -> int:
     return value
 
 
-#: ``--rl-recv-spin-us auto``: spin when the machine has a core per game (:func:`.engines.godot.protocol.recv_spin_seconds`)
+#: ``--rl-recv-spin-us auto``: both sides spin when the machine has a core per spinning process (:func:`.engines.godot.protocol.spin_plan`)
 RECV_SPIN_AUTO = -1
 
 
@@ -281,11 +281,12 @@ OPTIONS: tuple[Option, ...] = (
            "rl_eval_backend_reason) where it cannot; onnx makes that fallback an error; torch never exports",
            "auto|onnx|torch"),
     Option("recv_spin_us", spin_microseconds, RECV_SPIN_AUTO,
-           "microseconds the Godot driver polls for a game's reply before it blocks (saves the wake-up from a "
-           "blocking read, at the price of a busy core while waiting); auto spins 100 unless the machine is "
-           "oversubscribed (xdist workers x game instances > cores, or a 1-minute load average above the "
-           "cores); off never spins", "US|auto|off",
-           default_doc="auto: 100 µs, off when workers x instances > cores or load > cores"),
+           "microseconds a Godot receive polls before it blocks, on both sides: the driver waiting for a game's "
+           "reply and, in games with our addon, the game waiting for the next action (saves the wake-up from a "
+           "blocking read, at the price of a busy core while waiting); auto: the driver 100, the game 1000, "
+           "unless the machine is oversubscribed (xdist workers x (game instances + 1) > cores, or a 1-minute "
+           "load average above the cores); N: both sides N; off never spins", "US|auto|off",
+           default_doc="auto: driver 100 µs, game 1000 µs; off when workers x (instances + 1) > cores or load > cores"),
     Option("agent_cache", text_value, None,
            "folder where long_training scenarios store their trained agents with the game build's identity, "
            "and where model='cache:' finds them (relative to the rootdir)", "DIR", kind="path"),

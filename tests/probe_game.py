@@ -27,3 +27,16 @@ def copy_probe_game(pytester: pytest.Pytester) -> Path:
     shutil.copytree(PROBE_PROJECT, game)
     install_godot_addon(game)
     return game
+
+
+def older_addon(project: Path, dest: Path, *lines: str) -> Path:
+    """A copy of ``project`` at ``dest`` whose addon sync.gd lacks ``lines`` (whole lines, as a later
+    change added them): the addon as an older release shipped it."""
+    shutil.copytree(project, dest)
+    sync = dest / "addons" / "rlplaytest" / "sync.gd"
+    text = sync.read_text()
+    for line in lines:
+        assert line in text, f"sync.gd no longer holds {line!r}"
+        text = text.replace(line, "")
+    sync.write_text(text)
+    return dest

@@ -167,3 +167,50 @@ def test_cli_restamp_records_the_build_only_when_the_bug_recurs(ledge_dir: pytes
         assert main(["replay", str(old)]) == 0
     assert not [w for w in record if "another build" in str(w.message)]
     assert "build changed" not in capsys.readouterr().out
+
+
+PREDICATES = """
+def past_the_edge(info):
+    return info["position"][0] >= 10
+
+
+def never(info):
+    return False
+
+
+NOT_CALLABLE = 3
+"""
+
+
+def test_cli_replays_restamps_and_shrinks_predicate_bundles_with_bug(ledge_dir: pytest.Pytester,
+                                                                     capsys: pytest.CaptureFixture[str],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bundle recorded with a predicate (code, not data) replays from the CLI with --bug FILE.py:NAME,
+    is restamped only when that predicate recurs, and shrinks with it; without --bug, with a bad spec,
+    or on an event bundle the command names the fix."""
+    from pytest_rlplaytest.cli import main
+
+    shrunk, _ = _hunt(ledge_dir)
+    monkeypatch.syspath_prepend(str(ledge_dir.path))
+    monkeypatch.chdir(ledge_dir.path)
+    (ledge_dir.path / "preds.py").write_text(PREDICATES)
+    data = json.loads(shrunk.read_text())
+    data["signature"] = "predicate:past_the_edge"
+    data["engine"]["gymnasium"] = "0.0.1"
+    bundle = ledge_dir.path / "pred.json"
+    bundle.write_text(json.dumps({**data, "actions": [1] * 12, "hit_step": 10}))
+    assert main(["replay", str(bundle)]) == 2
+    assert "--bug FILE.py:NAME" in capsys.readouterr().err
+    assert main(["replay", str(bundle), "--bug", "preds.py:never"]) == 1  # never true: no repro
+    for spec, message in (("preds.py", "must be FILE.py:NAME"), ("nofile.py:x", "is not a file"),
+                          ("preds.py:NOT_CALLABLE", "defines no callable 'NOT_CALLABLE'")):
+        assert main(["replay", str(bundle), "--bug", spec]) == 2
+        assert message in capsys.readouterr().err
+    assert main(["replay", str(bundle), "--times", "2", "--bug", "preds.py:past_the_edge", "--restamp"]) == 0
+    assert "restamped" in capsys.readouterr().out
+    assert json.loads(bundle.read_text())["engine"]["gymnasium"] != "0.0.1"
+    out = ledge_dir.path / "pred-shrunk.json"
+    assert main(["shrink", str(bundle), str(out), "--bug", "preds.py:past_the_edge"]) == 0
+    assert json.loads(out.read_text())["actions"] == [1] * 10
+    assert main(["replay", str(shrunk), "--bug", "preds.py:past_the_edge"]) == 2  # an event bundle needs none
+    assert "drop --bug" in capsys.readouterr().err

@@ -92,12 +92,14 @@ def counter_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def make_engine(tmp_path: Path) -> Iterator[Callable[..., GodotEngine]]:
-    """Build started GodotEngines (closed at teardown): ``make_engine(path, seed=, godot_bin=, **options)``."""
+    """Build started GodotEngines (closed at teardown): ``make_engine(path, seed=, godot_bin=,
+    settings_changes={setting: value}, **options)``."""
     engines: list[GodotEngine] = []
 
     def build(path: Any, seed: int = 1, godot_bin: str | None = None, engine_timeout: float = 20.0,
-              **options: Any) -> GodotEngine:
-        settings = Settings.defaults(REPO).replace(engine_timeout=engine_timeout, godot_bin=godot_bin)
+              settings_changes: dict[str, Any] | None = None, **options: Any) -> GodotEngine:
+        settings = Settings.defaults(REPO).replace(engine_timeout=engine_timeout, godot_bin=godot_bin,
+                                                   **(settings_changes or {}))
         ctx = EngineContext(artifacts_dir=tmp_path / f"artifacts{len(engines)}", seed=seed, options=options,
                             settings=settings, nodeid="tests/godot")
         engine = GodotEngine(path, ctx)

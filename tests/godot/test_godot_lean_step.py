@@ -1,5 +1,6 @@
-"""Issue 12's leaner step: binary action blocks negotiated at handshake (our addon accepts them;
-official-plugin games and older addons keep JSON), and the per-step path agreeing in both modes."""
+"""Issue 12's leaner step: binary action blocks and binary step replies negotiated at handshake (our
+addon accepts them; official-plugin games and older addons keep JSON), and the per-step path
+agreeing in every mode."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from probe_game import older_addon
 
 from pytest_rlplaytest.engines.base import EngineError
 from pytest_rlplaytest.engines.godot import protocol
@@ -27,8 +29,60 @@ def session_over(sock: socket.socket, n: int, action_space: dict, addon: dict) -
     return session
 
 
-def test_handshake_offers_binary_actions() -> None:
-    assert protocol.handshake_message()["rlplaytest"] == {"f32": True, "actions_f32": True}
+def test_handshake_offers_binary_actions_and_replies() -> None:
+    assert protocol.handshake_message()["rlplaytest"] == {"f32": True, "actions_f32": True, "step_f32": True}
+
+
+def _var2bytes(values: list[float]) -> bytes:
+    """Godot 3's var2bytes of a PoolRealArray (what the addon's binary step reply is)."""
+    return struct.pack("<II", 22, len(values)) + np.asarray(values, "<f4").tobytes()
+
+
+def _framed(body: bytes) -> bytes:
+    return struct.pack("<I", len(body)) + body
+
+
+def test_binary_step_replies_decode_like_json_ones(pair) -> None:
+    """A binary reply of the values alone (the common step) gives the block's observations, rewards
+    and telemetry, no agent done and empty infos but the telemetry; one with a JSON tail gives its
+    dones and infos; a JSON reply still reads after them; without step_f32 accepted a binary body
+    is not taken for a step."""
+    import base64
+
+    ours, game = pair
+    f32 = {"auto_reset": True, "f32": True}
+    session = session_over(ours, 2, CONTINUOUS, {**f32, "step_f32": True})
+    assert session.binary_replies
+    values = [0.5, -0.25, 1.0, 2.0, 0.1, -0.1, 4.5, 12.0, 3.25]  # obs 2x2, rewards 2, telemetry 3
+    game.sendall(_framed(_var2bytes(values)))
+    obs, rewards, dones, infos = session.recv_step()
+    np.testing.assert_array_equal(obs, np.array([[0.5, -0.25], [1.0, 2.0]], dtype=np.float32))
+    np.testing.assert_array_equal(rewards, np.array([0.1, -0.1], dtype=np.float32))
+    assert dones.tolist() == [False, False]
+    assert infos == [{"frame_ms": 4.5, "object_count": 12, "static_memory_mb": 3.25}] * 2
+    tail = json.dumps({"done": [True, False], "info": [{"is_success": True}, {"position": [1, 2]}]}).encode()
+    game.sendall(_framed(_var2bytes([3.0, 3.0, 0.5, 0.5, 1.0, 0.0, 4.5, 12.0, 3.25]) + tail))
+    obs, rewards, dones, infos = session.recv_step()
+    assert dones.tolist() == [True, False] and rewards.tolist() == [1.0, 0.0]
+    assert infos[0]["is_success"] is True and infos[0]["terminal_observation"].tolist() == [3.0, 3.0]
+    assert infos[1] == {"position": [1, 2], "frame_ms": 4.5, "object_count": 12, "static_memory_mb": 3.25}
+    block = base64.b64encode(_var2bytes([0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 4.5, 12.0, 3.25])).decode()
+    game.sendall(_framed(json.dumps({"type": "step", "f32": block, "done": [False, True],
+                                     "info": [{}, {"TimeLimit.truncated": True}]}).encode()))
+    obs, rewards, dones, infos = session.recv_step()
+    assert dones.tolist() == [False, True] and rewards.tolist() == [1.0, 0.0]
+    assert infos[1]["TimeLimit.truncated"] is True and infos[1]["terminal_observation"].tolist() == [1.0, 1.0]
+    game.sendall(_framed(_var2bytes(values[:5])))  # a short block: named
+    with pytest.raises(EngineError, match=r"'f32' holds \d+ values, expected 9"):
+        session.recv_step()
+    game.sendall(_framed(_var2bytes(values) + b'{"done": [false]}'))  # a tail of the wrong shape: named
+    with pytest.raises(EngineError, match="'done' must be a list with one boolean per agent"):
+        session.recv_step()
+    older = session_over(ours, 2, CONTINUOUS, f32)  # the addon did not accept: not a step reply
+    assert not older.binary_replies
+    game.sendall(_framed(_var2bytes(values)))
+    with pytest.raises(EngineError, match=r"JSON|UTF-8"):
+        older.recv_step()
 
 
 def test_action_block_is_a_pool_real_array() -> None:
@@ -72,44 +126,49 @@ def test_official_plugin_doubles_keep_json_actions(make_engine, fake_godot4: Pat
 
 
 def _old_addon(project: Path, dest: Path) -> Path:
-    """The probe project with the addon as it was before binary actions: its env_info says nothing
-    of actions_f32 (the line this change added is taken out again)."""
-    import shutil
-
-    shutil.copytree(project, dest)
-    sync = dest / "addons" / "rlplaytest" / "sync.gd"
-    text = sync.read_text()
-    line = '\t\t\tinfo["rlplaytest"]["actions_f32"] = _accept_bin_actions()\n'
-    assert line in text
-    sync.write_text(text.replace(line, ""))
-    return dest
+    """The probe project with the addon as it was before binary actions and replies: its env_info
+    says nothing of actions_f32 or step_f32 (the lines these changes added are taken out again)."""
+    return older_addon(project, dest, '\t\t\tinfo["rlplaytest"]["actions_f32"] = _accept_bin_actions()\n',
+                       '\t\t\t"step_f32": step_bin,\n',
+                       '\t\t\tstep_bin_offered = typeof(ext) == TYPE_DICTIONARY and ext.get("step_f32", false) == true\n')
 
 
 @pytest.mark.needs_godot
 def test_binary_and_json_actions_agree_on_the_real_game(make_engine, probe_project: Path, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """The same seeded run with binary action blocks, with JSON actions (a driver that does not offer
-    them) and against an older addon gives identical observations, rewards and dones."""
+    """The same seeded run with binary action blocks and step replies, with JSON both ways (a driver
+    that does not offer them) and against an older addon gives identical observations, rewards and
+    dones; every step reply of the first run is binary (those where an episode ends with a JSON tail)."""
     from pytest_rlplaytest.engines.godot import session as session_module
 
     actions = np.random.default_rng(7).uniform(-1.2, 1.2, (12, 3, 2)).astype(np.float32)
+    bodies: list[bytes] = []
+    real_is_binary = session_module.is_binary_body
+    monkeypatch.setattr(session_module, "is_binary_body", lambda body: bodies.append(bytes(body)) or real_is_binary(body))
 
-    def run(project: Path) -> tuple[bool, list]:
+    def run(project: Path) -> tuple[tuple[bool, bool], list]:
         engine = make_engine(project, agents=3, godot_args=["--episode_steps=5"])
         venv = engine.make_vec_env().venv
         trace = [venv.reset()]
         trace += [venv.step(a)[:3] for a in actions]
-        binary = venv.sessions[0].binary_actions
+        modes = venv.sessions[0].binary_actions, venv.sessions[0].binary_replies
         engine.close()
-        return binary, trace
+        return modes, trace
 
-    binary, fast = run(probe_project)
-    old_binary, old = run(_old_addon(probe_project, tmp_path / "old"))
+    fast_modes, fast = run(probe_project)
+    size = 8 + 4 * (3 * 5 + 3 + 3)  # var2bytes of 3 agents x 5 observations, 3 rewards, 3 telemetry values
+    assert len(bodies) == len(actions) and all(b[0] == 22 for b in bodies), "every step reply is binary"
+    tails = [json.loads(b[size:]) for b in bodies if len(b) > size]
+    assert tails and all(set(t) == {"done", "info"} for t in tails), "dones and infos follow as JSON"
+    bodies.clear()
+    old_modes, old = run(_old_addon(probe_project, tmp_path / "old"))
     offer = protocol.handshake_message()
     del offer["rlplaytest"]["actions_f32"]
+    del offer["rlplaytest"]["step_f32"]
     monkeypatch.setattr(session_module, "handshake_message", lambda: offer)
-    json_binary, slow = run(probe_project)
-    assert (binary, old_binary, json_binary) == (True, False, False)
+    json_modes, slow = run(probe_project)
+    assert (fast_modes, old_modes, json_modes) == ((True, True), (False, False), (False, False))
+    assert not bodies, "no binary step reply where the addon did not accept them"
     for other in (old, slow):
         np.testing.assert_array_equal(fast[0], other[0])
         for (o1, r1, d1), (o2, r2, d2) in zip(fast[1:], other[1:]):

@@ -411,13 +411,20 @@ class GodotEngine(Engine):
                                      "sized": True, "why": why}
 
     def _set_spin(self, sessions: list[GodotSession]) -> None:
-        """Let the sessions' receives spin as ``--rl-recv-spin-us`` says for this many instances."""
-        from .protocol import recv_spin_seconds
+        """Let both sides' receives spin as ``--rl-recv-spin-us`` says for this many instances (the
+        game's only with our addon: its ``env_info`` says ``recv_spin``)."""
+        from .protocol import recv_spin_message, spin_plan
 
-        spin = recv_spin_seconds(self.context.settings.recv_spin_us, instances=len(sessions))
+        plan = spin_plan(self.context.settings.recv_spin_us, instances=len(sessions))
+        self.spin = plan
         for session in sessions:
-            if session.conn is not None:
-                session.conn.spin_s = spin
+            if session.conn is None:
+                continue
+            session.conn.spin_s = plan.driver_s
+            if session.addon_info.get("recv_spin") is True:
+                session.conn.send(recv_spin_message(plan.game_us))
+        log.debug("%s: receive spin driver %.0f us, game %d us (%s)", self.context.nodeid or "godot",
+                  plan.driver_s * 1e6, plan.game_us, plan.why)
 
     def require_episode_seeds(self, purpose: str, session: GodotSession | None = None) -> None:
         """Raise :class:`GodotSeedingError` unless the game honours per-episode reset seeds.

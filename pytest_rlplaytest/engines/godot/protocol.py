@@ -12,8 +12,9 @@ Speed: the socket is a *blocking* socket whose kernel timeouts (``SO_RCVTIMEO``/
 the watch slice, so a step costs one ``send`` and usually one ``recv_into`` system call (Python's
 own socket timeouts add a ``poll`` before every call); the game process is only looked at when a
 call times out. A receive may first poll the socket for a short, bounded time (``--rl-recv-spin-us``,
-:func:`recv_spin_seconds`: off when the machine is oversubscribed), which saves the wake-up from a
-blocking read when the reply comes quickly. Messages are read into one reusable buffer; JSON is encoded and decoded by
+:func:`spin_plan`: off when the machine is oversubscribed), which saves the wake-up from a
+blocking read when the reply comes quickly; our addon can do the same on the game's side (its
+``recv_spin`` message), where the wait for the learner's next action is longer. Messages are read into one reusable buffer; JSON is encoded and decoded by
 encoder/decoder objects built once.
 
 Numbers: we send with ``allow_nan=False``. Godot prints NaN/inf as bare ``nan``/``inf`` tokens, which
@@ -22,6 +23,7 @@ are not JSON; they are rejected with the exact place they occurred (e.g. ``obs[3
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -41,8 +43,12 @@ MINOR_VERSION = "7"
 POLL_SLICE_S = 0.2
 #: largest message accepted (a sanity bound against garbage lengths)
 MAX_MESSAGE_BYTES = 512 * 1024 * 1024
-#: ``--rl-recv-spin-us auto``: spin this long before blocking when the machine has a core per game
+#: ``--rl-recv-spin-us auto``: the driver spins this long for a reply before blocking (the game's
+#: step takes tens of microseconds) when the machine has a core for every spinning process
 RECV_SPIN_AUTO_US = 100
+#: ``--rl-recv-spin-us auto``: our addon spins this long for the next action before blocking (the
+#: learner's forward pass and bookkeeping between two steps take some hundreds of microseconds)
+GAME_SPIN_AUTO_US = 1000
 _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 
 
@@ -233,29 +239,58 @@ def _set_kernel_timeouts(sock: socket.socket, seconds: float) -> bool:
 _SLICE_EXPIRED = (TimeoutError, BlockingIOError, InterruptedError)
 
 
-def recv_spin_seconds(setting: int, *, instances: int, workers: int | None = None, cpus: int | None = None,
-                      load: float | None = None) -> float:
-    """How long a receive polls the socket before it blocks (``--rl-recv-spin-us``).
+@dataclasses.dataclass(frozen=True)
+class SpinPlan:
+    """How long each side of a Godot connection polls before a receive blocks (``--rl-recv-spin-us``).
 
-    ``setting``: microseconds, 0 (off) or ``-1`` (auto: :data:`RECV_SPIN_AUTO_US`, but off when the
-    machine is oversubscribed, where a spinning driver would take the core its game needs: when
-    ``workers`` x ``instances`` game processes, each with a driver waiting on it, outnumber the
-    ``cpus``, or when the machine is already busier than its cores (``load``, the 1-minute load
-    average, above ``cpus``)). ``workers`` defaults to pytest-xdist's worker count
-    (``PYTEST_XDIST_WORKER_COUNT``, 1 without ``-n``), ``cpus`` to the cores this process may run
-    on, ``load`` to ``os.getloadavg()`` (0 where there is none). Without ``MSG_DONTWAIT`` (Windows): off.
+    ``driver_s``: seconds the driver polls for a reply (:attr:`Connection.spin_s`); ``game_us``:
+    microseconds our addon polls for the next message (sent as ``recv_spin``; games without our
+    addon never spin); ``why``: the rule that decided, for the log.
+    """
+
+    driver_s: float
+    game_us: int
+    why: str
+
+
+def spin_plan(setting: int, *, instances: int, workers: int | None = None, cpus: int | None = None,
+              load: float | None = None) -> SpinPlan:
+    """Decide the receive spin of both sides (``--rl-recv-spin-us``).
+
+    ``setting``: microseconds for both sides, 0 (off) or ``-1`` (auto: the driver
+    :data:`RECV_SPIN_AUTO_US`, the game :data:`GAME_SPIN_AUTO_US`). Auto is off when the machine is
+    oversubscribed, where a spinning process takes a core another needs: when the processes of a
+    step, ``workers`` x (``instances`` games + their driver), outnumber the ``cpus`` (a game spins
+    while its driver computes, the driver while its games compute), or when the machine is already
+    busier than its cores (``load``, the 1-minute load average, above ``cpus``). ``workers``
+    defaults to pytest-xdist's worker count (``PYTEST_XDIST_WORKER_COUNT``, 1 without ``-n``),
+    ``cpus`` to the cores this process may run on, ``load`` to ``os.getloadavg()`` (0 where there
+    is none). Without ``MSG_DONTWAIT`` (Windows): off.
     """
     if setting == 0 or not _DONTWAIT:
-        return 0.0
+        return SpinPlan(0.0, 0, "--rl-recv-spin-us off" if setting == 0 else "no MSG_DONTWAIT on this platform")
     if setting > 0:
-        return setting / 1e6
+        return SpinPlan(setting / 1e6, setting, f"--rl-recv-spin-us {setting}")
     if workers is None:
         workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "") or 1)
     if cpus is None:
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if load is None:
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    return 0.0 if workers * instances > cpus or load > cpus else RECV_SPIN_AUTO_US / 1e6
+    processes = workers * (instances + 1)
+    if processes > cpus:
+        return SpinPlan(0.0, 0, f"auto: off, {workers} worker(s) x ({instances} game(s) + driver) = {processes} "
+                                f"processes > {cpus} cores")
+    if load > cpus:
+        return SpinPlan(0.0, 0, f"auto: off, load average {load:.2f} > {cpus} cores")
+    return SpinPlan(RECV_SPIN_AUTO_US / 1e6, GAME_SPIN_AUTO_US,
+                    f"auto: {processes} processes <= {cpus} cores, load {load:.2f}")
+
+
+def recv_spin_message(game_us: int) -> dict[str, Any]:
+    """The message that sets our addon's receive spin (no reply; sent only to a game whose
+    ``env_info`` says ``rlplaytest.recv_spin``)."""
+    return {"type": "recv_spin", "usec": int(game_us)}
 
 
 class Connection:
@@ -284,7 +319,7 @@ class Connection:
             self.sock.settimeout(POLL_SLICE_S)
         self.closed = False
         #: seconds a receive polls the socket (non-blocking reads) before it blocks: a reply that
-        #: arrives within them skips the wake-up of a blocking read (:func:`recv_spin_seconds`)
+        #: arrives within them skips the wake-up of a blocking read (:func:`spin_plan`)
         self.spin_s = 0.0
         #: called whenever a receive has waited one slice (boot: reads the game's output for a
         #: fallback to human control, see :class:`.startup.StartupWatch`); None: nothing
@@ -359,6 +394,11 @@ class Connection:
 
     def recv(self, what: Any) -> dict[str, Any]:
         """Receive one message; ``what`` (e.g. ``"step reply"``) is used in error messages."""
+        return parse_message(self.recv_body(what), what)
+
+    def recv_body(self, what: Any) -> memoryview:
+        """Receive one message's body as it came (JSON text, or a binary step reply: see
+        :func:`is_binary_body`); valid until the next receive."""
         waited = 0.0
         if self._start == self._end:  # nothing buffered (lockstep: the usual case): one plain read
             self._start = self._end = 0
@@ -387,7 +427,7 @@ class Connection:
         self._start = start + 4 + length
         if self._start == self._end:
             self._start = self._end = 0
-        return parse_message(body, what)
+        return body
 
     def _spin(self) -> int:
         """Poll for the reply for :attr:`spin_s`: the bytes read, or -1 when none came in time
@@ -435,15 +475,24 @@ class Connection:
 
 def handshake_message() -> dict[str, Any]:
     """The handshake (the game does not answer it). ``rlplaytest.f32`` offers our addon's float32
-    blocks for step replies, ``rlplaytest.actions_f32`` binary action blocks (:func:`action_block`;
-    the addon accepts in its ``env_info``); other games ignore the extra key."""
+    blocks for step replies, ``rlplaytest.actions_f32`` binary action blocks (:func:`action_block`),
+    ``rlplaytest.step_f32`` binary step replies (:func:`is_binary_body`); the addon accepts each in
+    its ``env_info``; other games ignore the extra key."""
     return {"type": "handshake", "major_version": MAJOR_VERSION, "minor_version": MINOR_VERSION,
-            "rlplaytest": {"f32": True, "actions_f32": True}}
+            "rlplaytest": {"f32": True, "actions_f32": True, "step_f32": True}}
 
 
 #: Godot's var2bytes type tag of a PoolRealArray (``core/variant.h`` ``Variant::POOL_REAL_ARRAY``
 #: in 3.x); a binary action message is ``u32 22, u32 count, float32 values`` (little-endian)
 POOL_REAL_ARRAY_TAG = 22
+
+
+def is_binary_body(body: memoryview) -> bool:
+    """A binary step reply of our addon (``step_f32`` accepted): Godot's ``var2bytes`` of a
+    PoolRealArray holding the float32 block's values, then, only when an agent is done or an info
+    is not empty, ``{"done": [...], "info": [...]}`` as JSON text (its first byte, 22, can never
+    start a JSON message)."""
+    return len(body) > 0 and body[0] == POOL_REAL_ARRAY_TAG
 
 
 def action_block(values: Any) -> bytes:

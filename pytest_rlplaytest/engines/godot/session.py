@@ -28,6 +28,9 @@ Our addon also sends the engine telemetry once per reply (top-level ``rlplaytest
 agent's ``rl_episode_seed`` only in the first info of an episode; the session copies both into every
 agent's info. Step replies from our addon carry observations, rewards and that telemetry as one
 float32 block (``f32``, offered in our handshake) instead of JSON numbers; see ``addon/sync.gd``.
+Where the addon also accepts ``step_f32``, a step reply is that block as a binary message, followed
+by the dones and infos as JSON only when an agent is done or an info is not empty
+(:func:`.protocol.is_binary_body`): the common step has no JSON at all.
 Continuous actions go to our addon as one binary float32 block when it accepts them in ``env_info``
 (``actions_f32``, offered in our handshake; :func:`.protocol.action_block`); official-plugin games
 and older addons never accept, and keep getting JSON actions.
@@ -40,7 +43,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -65,6 +68,8 @@ from .protocol import (
     ProtocolError,
     action_block,
     handshake_message,
+    is_binary_body,
+    parse_message,
 )
 from .scenefile import sync_node_properties
 from .spaces import ActionCodec, ObsCodec
@@ -302,6 +307,9 @@ class GodotSession:
         self.auto_reset = bool(self.addon_info.get("auto_reset", False))
         self.binary_actions = (self.addon_info.get("actions_f32") is True and isinstance(self.action_codec, ActionCodec)
                                and self.action_codec.mode == "continuous")
+        #: the addon sends the common step reply as a binary float32 message (``step_f32``)
+        self.binary_replies = (self.addon_info.get("step_f32") is True and isinstance(self.obs_codec, ObsCodec)
+                               and self.obs_codec.flat is not None)
 
     def _check_agent_count(self, flavour: str) -> None:
         spec, n = self.spec, self.n_agents
@@ -446,22 +454,40 @@ class GodotSession:
         where = _Where(self.spec.label, self.steps)
         try:
             short = _ShortWhere(self.steps)
-            reply = conn.recv(short)
-            if reply.get("type") != "step":
-                reply = conn.expect("step", short, first=reply)
-            block = reply.get("f32")
-            if block is not None and codec.flat is not None:
-                obs, rewards, reply["rlplaytest"] = codec.decode_f32(block, self.n_agents, where)
+            body = conn.recv_body(short)
+            if self.binary_replies and is_binary_body(body):  # the values, then dones/infos JSON if any
+                flat = cast(ObsCodec, codec)  # (binary_replies: one ObsCodec with a float32 layout)
+                size = flat.f32_bytes(self.n_agents)
+                obs, rewards, telemetry = flat.decode_f32_raw(body[:size], self.n_agents, where)
+                if len(body) == size:  # the common step: no agent done, every info empty
+                    dones = np.zeros(self.n_agents, dtype=bool)
+                    infos = [{**telemetry, EPISODE_SEED_KEY: seed} if seed is not None else dict(telemetry)
+                             for seed in self._episode_seeds]  # (what _infos makes of empty infos)
+                    ended = False
+                else:
+                    tail = parse_message(body[size:], short)
+                    done_list = tail.get("done")
+                    dones = self._dones(done_list, where)
+                    infos = self._infos({"info": tail.get("info"), "rlplaytest": telemetry}, where)
+                    ended = True in done_list  # type: ignore[operator]
             else:
-                obs = codec.decode_batch(reply.get("obs"), self.n_agents, where)
-                rewards = self._rewards(reply.get("reward"), where)
-            done_list = reply.get("done")
-            dones = self._dones(done_list, where)  # (a list of n booleans or 0/1 from here on)
-            infos = self._infos(reply, where)
+                reply = parse_message(body, short)
+                if reply.get("type") != "step":
+                    reply = conn.expect("step", short, first=reply)
+                block = reply.get("f32")
+                if block is not None and codec.flat is not None:
+                    obs, rewards, reply["rlplaytest"] = codec.decode_f32(block, self.n_agents, where)
+                else:
+                    obs = codec.decode_batch(reply.get("obs"), self.n_agents, where)
+                    rewards = self._rewards(reply.get("reward"), where)
+                done_list = reply.get("done")
+                dones = self._dones(done_list, where)  # (a list of n booleans or 0/1 from here on)
+                infos = self._infos(reply, where)
+                ended = True in done_list  # type: ignore[operator]  # (1 == True: covers 0/1 too)
             limit = self.spec.max_episode_steps
             if limit is not None:
                 self._episode_steps += 1
-            if True in done_list:  # type: ignore[operator]  # (1 == True: covers 0/1 too)
+            if ended:
                 self._mark_ends(obs, dones, infos, where)
             if limit is not None and self._episode_steps.max() >= limit:
                 obs = self._truncate(obs, dones, infos, limit)

@@ -187,15 +187,24 @@ class ObsCodec:
         agent's observation in key order, then the rewards, then ``frame_ms``, ``object_count`` and
         ``static_memory_mb``) into ``(obs batch, float32 rewards, telemetry)``; checks the size and
         that all observations and rewards are finite."""
-        assert self.flat is not None
-        width = self.width
         try:
             raw = binascii.a2b_base64(block)
         except (TypeError, ValueError, binascii.Error) as exc:
             raise ProtocolError(f"{where}: 'f32' is not base64 text ({exc})") from None
+        return self.decode_f32_raw(raw, n_agents, where)
+
+    def f32_bytes(self, n_agents: int) -> int:
+        """Bytes of the float32 block (``var2bytes`` of its PoolRealArray) for ``n_agents``."""
+        return 8 + 4 * (n_agents * self.width + n_agents + len(F32_TELEMETRY))
+
+    def decode_f32_raw(self, raw: bytes | memoryview, n_agents: int, where: Any) -> tuple[Any, np.ndarray, dict[str, Any]]:
+        """:meth:`decode_f32` of the block's bytes (``var2bytes(PoolRealArray)``: a binary step
+        reply is exactly these; copied, so ``raw`` may be reused afterwards)."""
+        assert self.flat is not None
+        width = self.width
         split = n_agents * width
         count = split + n_agents + len(F32_TELEMETRY)
-        if len(raw) != 8 + 4 * count or raw[4:8] != count.to_bytes(4, "little"):
+        if len(raw) != 8 + 4 * count or bytes(raw[4:8]) != count.to_bytes(4, "little"):
             raise ProtocolError(f"{where}: 'f32' holds {max(0, len(raw) - 8) // 4} values, expected {count} "
                                 f"({n_agents} agents x {width} observation values + {n_agents} rewards + "
                                 f"{len(F32_TELEMETRY)} telemetry values)")

@@ -29,6 +29,18 @@ extends Node
 # Per-step work avoids allocations it can skip: agent capabilities (has_method) are looked up once,
 # the reply's arrays are reused, and the common step (no agent done, every info empty) sends its
 # dones and infos as constant strings built once instead of printing them.
+# A driver that also says "rlplaytest": {"step_f32": true} gets step replies as binary messages:
+# var2bytes of the block's PoolRealArray (u32 type 22, u32 count, the values in the block's order),
+# then, only when an agent is done or an info is not empty, the JSON text {"done": [...], "info":
+# [...]}. The common step (no agent done, every info empty) is the values alone: no base64, no JSON
+# text and no parsing on either side. The addon accepts in env_info ("step_f32": true) when the
+# observations have a float32 layout ("f32": true); a step whose observations do not fit it is JSON.
+# A game whose env_info says "recv_spin": true accepts {"type": "recv_spin", "usec": N} (no reply):
+# before each blocking read it polls the socket for up to N microseconds (0: off, at most 100000).
+# A blocking read that has to sleep costs a wake-up per step (tens of microseconds, more in a VM);
+# the driver asks for a spin only when the machine has a core for every spinning process
+# (pytest_rlplaytest/engines/godot/protocol.py, spin_plan), since the game then keeps its core busy
+# while the learner computes the next action.
 
 const ADDON_VERSION := "0.1.0"
 const PROTOCOL_MAJOR := "0"
@@ -60,9 +72,14 @@ var f32_width := 0
 var f32_key := ""
 # the driver offered binary action blocks; [key, size] of the action keys when the addon accepted
 var bin_offered := false
+# the driver reads binary step replies (its handshake's "step_f32") and the layout allows them
+var step_bin_offered := false
+var step_bin := false
 var bin_layout := []
 var bin_width := 0
 var head_buf := PoolByteArray([0, 0, 0, 0])
+# microseconds _recv polls before it blocks (set by the driver's recv_spin message)
+var spin_usec := 0
 # the step reply's arrays, reused every step (sized once, when the agents are collected)
 var step_obs := []
 var step_rewards := []
@@ -154,8 +171,11 @@ func _send(message: Dictionary) -> void:
 
 
 func _send_text(text: String) -> void:
+	_send_bytes(text.to_utf8())
+
+
+func _send_bytes(body: PoolByteArray) -> void:
 	# one write per message (the length and the body together: one TCP segment with no_delay)
-	var body = text.to_utf8()
 	var n = body.size()
 	head_buf[0] = n & 255
 	head_buf[1] = (n >> 8) & 255
@@ -168,6 +188,10 @@ func _send_text(text: String) -> void:
 
 func _recv():
 	# Blocks until a whole message arrives. Returns null when the connection is gone.
+	if spin_usec > 0 and stream.get_available_bytes() == 0:
+		var spin_end = OS.get_ticks_usec() + spin_usec
+		while stream.get_available_bytes() == 0 and OS.get_ticks_usec() < spin_end:
+			pass
 	var head = stream.get_data(4)
 	if head[0] != OK or head[1].size() != 4:
 		return null
@@ -211,6 +235,7 @@ func _serve() -> void:
 			var ext = message.get("rlplaytest", null)
 			f32_ok = typeof(ext) == TYPE_DICTIONARY and ext.get("f32", false) == true
 			bin_offered = typeof(ext) == TYPE_DICTIONARY and ext.get("actions_f32", false) == true
+			step_bin_offered = typeof(ext) == TYPE_DICTIONARY and ext.get("step_f32", false) == true
 		elif kind == "env_info":
 			var info = _env_info()
 			info["rlplaytest"]["actions_f32"] = _accept_bin_actions()
@@ -218,6 +243,8 @@ func _serve() -> void:
 		elif kind == "reset":
 			_reset_all(message)
 			_send({"type": "reset", "obs": _collect_obs(), "info": _collect_reset_info()})
+		elif kind == "recv_spin":
+			spin_usec = int(clamp(float(message.get("usec", 0)), 0.0, 100000.0))
 		elif kind == "call":
 			var returns = []
 			var method = str(message.get("method", ""))
@@ -273,6 +300,7 @@ func _env_info() -> Dictionary:
 		for entry in f32_layout:
 			f32_width += entry[1]
 		f32_key = f32_layout[0][0] if f32_layout.size() == 1 else ""
+	step_bin = step_bin_offered and not f32_layout.empty()
 	return {
 		"type": "env_info",
 		"observation_space": obs_spaces,
@@ -287,7 +315,9 @@ func _env_info() -> Dictionary:
 			"env_seed": env_seed,
 			"auto_reset": true,
 			"f32": not f32_layout.empty(),
+			"step_f32": step_bin,
 			"telemetry": "rlplaytest",
+			"recv_spin": true,
 		},
 	}
 
@@ -411,18 +441,25 @@ func _send_step_reply() -> void:
 		obs[i] = o
 		dones[i] = d
 		infos[i] = info
-	var block = _f32_block(obs, rewards) if f32_width > 0 else null
-	if block == null:
+	var values = _f32_values(obs, rewards) if f32_width > 0 else null
+	if typeof(values) == TYPE_NIL:
 		_send({"type": "step", "obs": obs, "reward": rewards, "done": dones, "info": infos,
 				"rlplaytest": telemetry.snapshot()})
+	elif step_bin:  # the values, then dones and infos as JSON only where one is not the default
+		var body = var2bytes(values)
+		if any_done or any_info:
+			body.append_array(('{"done":' + (JSON.print(dones) if any_done else all_false_text) + ',"info":'
+					+ (JSON.print(infos) if any_info else all_empty_text) + '}').to_utf8())
+		_send_bytes(body)
 	else:
 		# (spliced by hand: base64 needs no escaping, and JSON.print escapes a long string slowly)
-		_send_text('{"type":"step","f32":"' + block + '","done":' + (JSON.print(dones) if any_done else all_false_text)
+		_send_text('{"type":"step","f32":"' + Marshalls.raw_to_base64(var2bytes(values)) + '","done":'
+				+ (JSON.print(dones) if any_done else all_false_text)
 				+ ',"info":' + (JSON.print(infos) if any_info else all_empty_text) + '}')
 
 
-func _f32_block(obs: Array, rewards: Array):
-	# base64 of float32 [obs of agent 0 (keys sorted), obs of agent 1, ..., rewards], or null when an
+func _f32_values(obs: Array, rewards: Array):
+	# float32 [obs of agent 0 (keys sorted), obs of agent 1, ..., rewards, telemetry], or null when an
 	# observation does not match the declared layout (then plain JSON goes out and the driver reports
 	# the exact problem)
 	var values = PoolRealArray()
@@ -443,4 +480,4 @@ func _f32_block(obs: Array, rewards: Array):
 				values.append_array(v)
 	values.append_array(rewards)
 	values.append_array(telemetry.values())
-	return Marshalls.raw_to_base64(var2bytes(values))
+	return values
