@@ -285,7 +285,8 @@ OPTIONS: tuple[Option, ...] = (
            "reply and, in games with our addon, the game waiting for the next action (saves the wake-up from a "
            "blocking read, at the price of a busy core while waiting); auto: the driver 100, the game 1000, "
            "unless the machine is oversubscribed (xdist workers x (game instances + 1) > cores, or a 1-minute "
-           "load average above the cores); N: both sides N; off never spins", "US|auto|off",
+           "load average above the cores; and on Ray nodes, whose other games it cannot see); N: both sides N; "
+           "off never spins", "US|auto|off",
            default_doc="auto: driver 100 µs, game 1000 µs; off when workers x (instances + 1) > cores or load > cores"),
     Option("agent_cache", text_value, None,
            "folder where long_training scenarios store their trained agents with the game build's identity, "

@@ -267,6 +267,15 @@ def _log_folder(shipment: GameShipment, label: str) -> Path:
     return _cache_root() / "logs" / nodeid_to_filename(shipment.nodeid or "session") / label
 
 
+def node_settings(settings: Settings) -> Settings:
+    """The settings a game actor runs with: ``--rl-recv-spin-us auto`` is off on a Ray node, where
+    several game actors (and their drivers) share the cores in ways one actor cannot see, so a
+    spinning receive would take a core another game needs; an explicit number is kept."""
+    from ..settings import RECV_SPIN_AUTO
+
+    return settings.replace(recv_spin_us=0) if settings.recv_spin_us == RECV_SPIN_AUTO else settings
+
+
 def open_engine(shipment: GameShipment, label: str) -> Engine:
     """Build and start the shipped engine on this node (its logs under a folder named ``label``)."""
     from ..common.paths import PathBase
@@ -275,7 +284,8 @@ def open_engine(shipment: GameShipment, label: str) -> Engine:
 
     path = game_path_on_node(shipment)
     context = EngineContext(artifacts_dir=_log_folder(shipment, label), seed=shipment.seed,
-                            options=dict(shipment.options), settings=shipment.settings, nodeid=shipment.nodeid,
+                            options=dict(shipment.options), settings=node_settings(shipment.settings),
+                            nodeid=shipment.nodeid,
                             paths=PathBase.option(Path.cwd()))
     engine = engine_class(shipment.scheme)(_node_target(shipment, path), context)
     try:

@@ -179,6 +179,35 @@ def test_binary_and_json_actions_agree_on_the_real_game(make_engine, probe_proje
     assert len({o.tobytes() for o, _, _ in fast[1:]}) == len(actions), "the actions move the agents"
 
 
+@pytest.mark.needs_godot
+@pytest.mark.parametrize("size", [1, 2, 3, 5])
+def test_binary_actions_reach_the_agents_as_json_ones_do(make_engine, probe_project: Path, size: int,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every width of a binary action block (the addon's literal paths for 1-3 values and its loop
+    beyond) gives each agent the same {"move": [values]} a JSON action message gives it."""
+    from pytest_rlplaytest.engines.godot import session as session_module
+
+    sent = np.random.default_rng(size).uniform(-1, 1, (3, size)).astype(np.float32)
+
+    def received(offer_binary: bool) -> list:
+        offer = protocol.handshake_message()
+        if not offer_binary:
+            del offer["rlplaytest"]["actions_f32"]
+        monkeypatch.setattr(session_module, "handshake_message", lambda: offer)
+        engine = make_engine(probe_project, agents=3, godot_args=[f"--move_size={size}"])
+        venv = engine.make_vec_env().venv
+        assert venv.sessions[0].binary_actions is offer_binary
+        venv.reset()
+        venv.step(sent)
+        got = venv.env_method("last_action")
+        engine.close()
+        return got
+
+    binary, plain = received(True), received(False)
+    assert binary == plain
+    np.testing.assert_allclose(np.array([a["move"] for a in binary]), sent, rtol=0, atol=1e-6)
+
+
 # ---- instances sized to the machine -----------------------------------------------------------
 def test_cores_per_worker_shares_the_cores_among_xdist_workers(monkeypatch: pytest.MonkeyPatch) -> None:
     from pytest_rlplaytest.engines.godot.engine import cores_per_worker

@@ -3,6 +3,8 @@ scenario asking for Ray without the extra fails naming it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pytest_rlplaytest.distributed.cluster import INSTALL_HINT, ray_address
@@ -54,3 +56,16 @@ def test_a_scenario_asking_for_ray_without_the_extra_fails_naming_it(pytester: p
     result = pytester.runpytest_subprocess("--rl-ray=local", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, errors=1)
     assert f"--rl-ray needs Ray, which is not installed: {INSTALL_HINT}" in result.stdout.str()
+
+
+def test_receive_spin_auto_is_off_on_ray_nodes() -> None:
+    """A game actor cannot see the other actors sharing its node's cores: auto spins nowhere there,
+    an explicit --rl-recv-spin-us is kept."""
+    from pytest_rlplaytest.distributed.game import node_settings
+    from pytest_rlplaytest.settings import RECV_SPIN_AUTO, Settings
+
+    base = Settings.defaults(Path.cwd())
+    assert base.recv_spin_us == RECV_SPIN_AUTO
+    assert node_settings(base).recv_spin_us == 0
+    assert node_settings(base.replace(recv_spin_us=300)).recv_spin_us == 300
+    assert node_settings(base).replace(recv_spin_us=RECV_SPIN_AUTO) == base  # nothing else changes

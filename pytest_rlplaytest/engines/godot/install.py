@@ -41,6 +41,7 @@ SHIPPED_DIGESTS: dict[str, frozenset[str]] = {
         "993424056bb357e7fec868fbcc254cdba5b1be2c46c8fa54bd255ad5c6166801",
     }),
     "sync.gd": frozenset({
+        "b47566c6a40e0adc239037be8347111fedef757667849dd5a9aac83651f2737f",
         "e6a89fc2575c810f659ed0ee3f9b3255e80bae2e2b1501b21bb74dd1a378ac6c",
         "09b05aadfa35b0910299458a6f0350973a1ec24d30591402f46264cdd34d0678",
         "31d2c0b494d4c687b92dfad3d849770ea9ceb77859e6ff61a7eb7073ea43b536",

@@ -5,6 +5,8 @@ extends "res://addons/rlplaytest/agent_controller.gd"
 #   --fault=quit --fault_at=K          quit with exit code 5 at step K
 #   --fault=soft_error --fault_at=K    a GDScript runtime error at step K that the game survives
 #   --fault=log_line --fault_at=K      the game logs "ERROR: inventory desync" at step K of every episode
+# --move_size=N (default 2) sizes the "move" action (a third, second... component is ignored for
+# movement); last_action() returns the action dictionary set_action last received.
 
 
 var pos := Vector2()
@@ -14,12 +16,15 @@ var move := Vector2()
 var fault := ""
 var fault_at := -1
 var total_steps := 0
+var move_size := 2
+var received = null
 
 
 func _ready() -> void:
 	max_steps = Args.get_int("episode_steps", 50)
 	fault = Args.get_str("fault", "")
 	fault_at = Args.get_int("fault_at", -1)
+	move_size = Args.get_int("move_size", 2)
 
 
 func get_obs() -> Dictionary:
@@ -29,11 +34,17 @@ func get_obs() -> Dictionary:
 
 
 func get_action_space() -> Dictionary:
-	return {"move": {"size": 2, "action_type": "continuous"}}
+	return {"move": {"size": move_size, "action_type": "continuous"}}
 
 
 func set_action(action) -> void:
-	move = Vector2(clamp(action["move"][0], -1.0, 1.0), clamp(action["move"][1], -1.0, 1.0))
+	received = action
+	var m = action["move"]
+	move = Vector2(clamp(m[0], -1.0, 1.0), clamp(m[1], -1.0, 1.0) if m.size() > 1 else 0.0)
+
+
+func last_action():
+	return received
 
 
 func reset_game() -> void:
