@@ -18,13 +18,17 @@ How the drivers are configured (identically wherever both have the knob):
 * ours (``ours``): the ``GodotVecEnv`` (SB3 ``VecEnv``) of ``GodotEngine(...).make_vec_env()``, stepped
   directly; each ``step`` validates the reply and returns numpy arrays (obs, rewards, dones) and
   per-agent info dicts (telemetry, episode seed; ``terminal_observation`` and
-  ``TimeLimit.truncated`` on episode ends). Our handshake offers the addon's float32 blocks, so the
-  game sends observations, rewards and telemetry as one base64 float32 block (``addon/sync.gd``).
+  ``TimeLimit.truncated`` on episode ends). Our handshake offers the addon's binary blocks, so the
+  actions go out as one float32 block and the game answers with one (observations, rewards and
+  telemetry; JSON only for dones and infos where there are any), and ``--rl-recv-spin-us auto``
+  (``--recv-spin-us``) has both sides poll briefly before a blocking read: the driver itself, the
+  game through the addon's ``recv_spin`` message (``addon/sync.gd``).
 * also reported, not used for the ratio (``ours+VecMonitor``): the same driver stepped through the
   SB3 ``VecMonitor`` that ``make_vec_env()`` wraps it in (episode bookkeeping, as a playtest steps it).
 * godot-rl: ``GodotEnv.step(actions)`` with ``convert_action_space=True`` (the flat ``Box(-1, 1, (2,))``
   action SB3 uses); it returns the parsed JSON lists as they are (no numpy conversion, no checks).
-  Its handshake offers nothing, so the addon answers it in plain Godot RL Agents JSON.
+  Its handshake offers nothing and it sends no ``recv_spin``, so the addon answers it in plain Godot RL
+  Agents JSON and blocks in its reads, as any game of the plain protocol does.
 * all: the same pre-drawn random float32 actions ``(N, 2)``, N agents in one instance; timing starts
   after ``reset()`` and 20 warm-up steps.
 
