@@ -102,6 +102,12 @@ def connect(port: int) -> socket.socket | None:
         return None
 
 
+def node_path(*names: str) -> str:
+    """A node's path in the scene tree as Godot's ``get_path()`` gives it: from the tree's fixed root
+    node ``root``, then the scene's root ``Game`` (a scene-tree NodePath, not a file-system path)."""
+    return "/".join(("", "root", "Game", *names))
+
+
 ACTION_SPACES = {
     "discrete": {"move": {"size": 3, "action_type": "discrete"}},
     "multi": {"turn": {"size": 3, "action_type": "discrete"}, "jump": {"size": 2, "action_type": "discrete"}},
@@ -171,7 +177,7 @@ class AIController:
     def call(self, method: str) -> Any:
         """``agent.call(method)`` (P4 ``sync.gd:545``): a few zero-argument methods of the game."""
         if method == "get_path":
-            return f"/root/Game/{self.player.name}/AIController3D"
+            return node_path(self.player.name, "AIController3D")
         if method == "get_done":
             return self.done
         return None

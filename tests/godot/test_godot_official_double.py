@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fake_plugin_game import node_path
 
 from pytest_rlplaytest.engines.base import EngineError
 from pytest_rlplaytest.engines.godot.binary import GodotBinary
@@ -87,7 +88,7 @@ def test_call_with_human_agents_in_the_scene(make_engine, fake_godot4: Path) -> 
     venv = _engine(make_engine, fake_godot4, "--fake_scene=IHI").make_vec_env().venv
     assert venv.num_envs == 2  # the Human agent does not train
     (paths,) = venv.call_scene_agents("get_path")
-    assert paths == [f"/root/Game/Player{i}/AIController3D" for i in range(3)]
+    assert paths == [node_path(f"Player{i}", "AIController3D") for i in range(3)]
     with pytest.raises(EngineError, match=r"returned 3 values for a scene with 2 Training agents.*call_scene_agents"):
         venv.env_method("get_path")
 
