@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 
-import gymnasium as gym
 import numpy as np
 import pytest
-from gymnasium import spaces
 from stable_baselines3.common.vec_env import DummyVecEnv
+from two_seat import Match, Seat
 
 from pytest_rlplaytest.agents.selfplay import (
     OpponentMix,
@@ -24,45 +23,6 @@ from pytest_rlplaytest.agents.selfplay import (
 )
 from pytest_rlplaytest.errors import RLPlaytestError
 from pytest_rlplaytest.verdicts import VerdictFailure
-
-
-class Match:
-    """The state both seats of one match share."""
-
-    def __init__(self) -> None:
-        self.a = 0
-        self.winner = ""
-
-
-class Seat(gym.Env):  # type: ignore[type-arg]
-    """Higher number wins: both seats pick 0..2 at step 1 (seat A steps first in a DummyVecEnv);
-    step 2 ends the episode with info winner/seat. Observation [seat, step]."""
-
-    def __init__(self, match: Match, seat: str) -> None:
-        self.match, self.seat, self.t = match, seat, 0
-        self.observation_space = spaces.Box(-10, 10, (2,), np.float32)
-        self.action_space = spaces.Discrete(3)
-
-    def _obs(self) -> np.ndarray:
-        return np.array([0.0 if self.seat == "A" else 1.0, self.t], np.float32)
-
-    def reset(self, *, seed=None, options=None):  # type: ignore[no-untyped-def]
-        super().reset(seed=seed)
-        self.t = 0
-        return self._obs(), {}
-
-    def step(self, action):  # type: ignore[no-untyped-def]
-        self.t += 1
-        if self.t == 1:
-            if self.seat == "A":
-                self.match.a = int(action)
-            else:
-                a, b = self.match.a, int(action)
-                self.match.winner = "A" if a > b else "B" if b > a else "draw"
-            return self._obs(), 0.0, False, False, {}
-        won = self.match.winner == self.seat
-        return self._obs(), 1.0 if won else 0.0, True, False, {"winner": self.match.winner, "seat": self.seat,
-                                                              "is_success": won}
 
 
 def duel(matches: int = 2) -> DummyVecEnv:

@@ -3,50 +3,18 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
+TWO_SEAT = Path(__file__).resolve().parents[1] / "two_seat.py"
+
 GAME = '''
-import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
+from two_seat import Match, Seat
 
 CREATED = [0]
-
-
-class Match:
-    a = 0
-    winner = ""
-
-
-class Seat(gym.Env):
-    """Higher number wins (0..2, both seats pick at step 1; seat A steps first); step 2 ends with
-    info winner/seat."""
-
-    def __init__(self, match, seat):
-        self.match, self.seat, self.t = match, seat, 0
-        self.observation_space = spaces.Box(-10, 10, (2,), np.float32)
-        self.action_space = spaces.Discrete(3)
-
-    def _obs(self):
-        return np.array([0.0, self.t], np.float32)
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return self._obs(), {}
-
-    def step(self, action):
-        self.t += 1
-        if self.t == 1:
-            if self.seat == "A":
-                self.match.a = int(action)
-            else:
-                a, b = self.match.a, int(action)
-                self.match.winner = "A" if a > b else "B" if b > a else "draw"
-            return self._obs(), 0.0, False, False, {}
-        won = self.match.winner == self.seat
-        return self._obs(), float(won), True, False, {"winner": self.match.winner, "seat": self.seat}
 
 
 MATCHES = []
@@ -58,7 +26,7 @@ def two_seat():
     CREATED[0] += 1
     if k % 2 == 0:
         MATCHES.append(Match())
-    return Seat(MATCHES[-1], "A" if k % 2 == 0 else "B")
+    return Seat(MATCHES[-1], "A" if k % 2 == 0 else "B", seat_in_obs=False, report_success=False)
 
 
 def const(value):
@@ -100,6 +68,7 @@ def test_bad(rl_selfplay):
 
 @pytest.fixture
 def duel_project(pytester: pytest.Pytester) -> pytest.Pytester:
+    shutil.copy(TWO_SEAT, pytester.path / "two_seat.py")
     pytester.makepyfile(duelgame=GAME)
     pytester.syspathinsert()
     return pytester

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from stable_baselines3.common.vec_env import VecEnv
 
     from .binary import GameLocation, GodotBinary
+    from .protocol import SpinPlan
     from .session import GodotSession
 
 log = logging.getLogger("pytest_rlplaytest.godot")
@@ -244,6 +245,8 @@ class GodotEngine(Engine):
         self.agents_per_instance: int | None = None
         #: how many instances the last make_vec_env started, and why
         self.instance_plan: dict[str, Any] | None = None
+        #: the receive spin of both sides, decided by the last make_vec_env (:func:`.protocol.spin_plan`)
+        self.spin: SpinPlan | None = None
         self._warned_options = False
         #: the first instance ever connected (what the game runs with; describe() after close)
         self._first: GodotSession | None = None

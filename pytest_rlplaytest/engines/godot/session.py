@@ -366,9 +366,12 @@ class GodotSession:
         """Per-agent infos, with the reply's telemetry and each agent's current episode seed added."""
         infos = reply.get("info")
         n = self.n_agents
-        if infos is None:  # (the godot3 branch sends none: sync.gd:171-175, 188-193)
-            infos = [{} for _ in range(n)]
-        elif type(infos) is not list or len(infos) != n:
+        telemetry = reply.get("rlplaytest")
+        shared = telemetry if type(telemetry) is dict and telemetry else {}
+        if infos is None:  # (our addon's common binary step; the godot3 branch sends none: sync.gd:171-175, 188-193)
+            return [{**shared, EPISODE_SEED_KEY: seed} if seed is not None else dict(shared)
+                    for seed in self._episode_seeds]
+        if type(infos) is not list or len(infos) != n:
             raise ProtocolError(f"{where}: 'info' must be a list with one object per agent ({n})")
         elif set(map(type, infos)) != {dict}:
             for i, info in enumerate(infos):
@@ -376,11 +379,9 @@ class GodotSession:
                     infos[i] = {}
                 elif not isinstance(info, dict):
                     raise ProtocolError(f"{where}, agent {i}: info must be an object, got {type(info).__name__}")
-        telemetry = reply.get("rlplaytest")
         seeds = self._episode_seeds
-        shared = telemetry if type(telemetry) is dict and telemetry else None
         for i, info in enumerate(infos):
-            if shared is not None:  # per-reply telemetry goes into every agent's info
+            if shared:  # per-reply telemetry goes into every agent's info
                 info.update(shared)
             seed = info.get(EPISODE_SEED_KEY)  # sent in an episode's first info only: carry it on
             if seed is None:
@@ -455,21 +456,19 @@ class GodotSession:
         try:
             short = _ShortWhere(self.steps)
             body = conn.recv_body(short)
+            reply: dict[str, Any] | None
             if self.binary_replies and is_binary_body(body):  # the values, then dones/infos JSON if any
                 flat = cast(ObsCodec, codec)  # (binary_replies: one ObsCodec with a float32 layout)
                 size = flat.f32_bytes(self.n_agents)
                 obs, rewards, telemetry = flat.decode_f32_raw(body[:size], self.n_agents, where)
                 if len(body) == size:  # the common step: no agent done, every info empty
+                    reply = None
                     dones = np.zeros(self.n_agents, dtype=bool)
-                    infos = [{**telemetry, EPISODE_SEED_KEY: seed} if seed is not None else dict(telemetry)
-                             for seed in self._episode_seeds]  # (what _infos makes of empty infos)
+                    infos = self._infos({"rlplaytest": telemetry}, where)
                     ended = False
                 else:
-                    tail = parse_message(body[size:], short)
-                    done_list = tail.get("done")
-                    dones = self._dones(done_list, where)
-                    infos = self._infos({"info": tail.get("info"), "rlplaytest": telemetry}, where)
-                    ended = True in done_list  # type: ignore[operator]
+                    reply = parse_message(body[size:], short)
+                    reply["rlplaytest"] = telemetry
             else:
                 reply = parse_message(body, short)
                 if reply.get("type") != "step":
@@ -480,6 +479,7 @@ class GodotSession:
                 else:
                     obs = codec.decode_batch(reply.get("obs"), self.n_agents, where)
                     rewards = self._rewards(reply.get("reward"), where)
+            if reply is not None:
                 done_list = reply.get("done")
                 dones = self._dones(done_list, where)  # (a list of n booleans or 0/1 from here on)
                 infos = self._infos(reply, where)
